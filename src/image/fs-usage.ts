@@ -1,0 +1,81 @@
+import { lstat, opendir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface FsUsage {
+  bytes: number;
+  inodes: number;
+  /** When the walk finished, in ms since the epoch. */
+  takenAtMs: number;
+}
+
+/** Bytes and inodes under `dir`, counting each hard-linked inode once; never follows links. */
+export async function walkUsage(dir: string): Promise<FsUsage> {
+  const seen = new Set<string>();
+  let bytes = 0;
+  const stack = [dir];
+  while (stack.length > 0) {
+    const current = stack.pop() as string;
+    let st;
+    try {
+      st = await lstat(current);
+    } catch {
+      continue;
+    }
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    bytes += st.blocks * 512;
+    if (!st.isDirectory()) continue;
+    try {
+      for await (const entry of await opendir(current)) stack.push(join(current, entry.name));
+    } catch {
+      // a directory removed or unreadable mid-walk counts as what was seen of it
+    }
+  }
+  return { bytes, inodes: seen.size, takenAtMs: Date.now() };
+}
+
+/**
+ * Keeps the usage of a directory tree off the request path: callers get the last walk's figures
+ * and a walk older than `maxAgeMs` starts a new one in the background. Only the very first call
+ * waits for a walk.
+ */
+export class UsageCache {
+  private last?: FsUsage;
+  private running?: Promise<FsUsage>;
+
+  constructor(private readonly maxAgeMs: number, private readonly walk: (dir: string) => Promise<FsUsage> = walkUsage) {}
+
+  private dir = '';
+
+  async get(dir: string): Promise<FsUsage> {
+    if (dir !== this.dir) {
+      this.dir = dir;
+      this.last = undefined;
+      this.running = undefined;
+    }
+    if (!this.last) return this.refresh();
+    if (Date.now() - this.last.takenAtMs > this.maxAgeMs) void this.refresh().catch(() => undefined);
+    return this.last;
+  }
+
+  private refresh(): Promise<FsUsage> {
+    if (this.running) return this.running;
+    // a walk that another directory's call has superseded must not store its figures
+    const running: Promise<FsUsage> = this.walk(this.dir).then(
+      (usage) => {
+        if (this.running === running) {
+          this.last = usage;
+          this.running = undefined;
+        }
+        return usage;
+      },
+      (err: unknown) => {
+        if (this.running === running) this.running = undefined;
+        throw err;
+      },
+    );
+    this.running = running;
+    return running;
+  }
+}
