@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { parseFlags, type Config } from './config/flags.js';
+import { readFileSync } from 'node:fs';
+import { SandboxCheckpoints } from './checkpoint/index.js';
+import { ContainerIndex } from './docker/container-index.js';
 import { DockerClient } from './docker/client.js';
+import { CniManager } from './network/cni.js';
+import { BridgeNetwork, CniNetwork, type PodNetwork } from './network/pod-network.js';
+import { SandboxService } from './sandbox/service.js';
+import { readHostCapabilities } from './security/capabilities.js';
 import { ImageService } from './image/service.js';
 import { createLogger, type Logger } from './log.js';
 import { RuntimeInfoService, RuntimeSettings } from './runtime/service.js';
@@ -9,12 +16,58 @@ import { SocketInUseError } from './server/socket.js';
 import { DOCKERCRI_VERSION } from './version.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The oom_score_adj kubelet's dockershim gave pause containers. */
+const SANDBOX_OOM_SCORE_ADJ = -998;
+
+/**
+ * The lowest oom_score_adj dockercri may ask for. Without CAP_SYS_RESOURCE runc cannot set a score
+ * below the caller's own, so (like containerd's restrict_oom_score_adj) none is asked for.
+ */
+function oomFloor(config: Config, hasSysResource: boolean, log: Logger): number | undefined {
+  const restrict = config.restrictOomScoreAdj ?? !hasSysResource;
+  if (!restrict) return undefined;
+  const own = Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+  log.info({ floor: own, reason: config.restrictOomScoreAdj === undefined ? 'CAP_SYS_RESOURCE is missing' : '--restrict-oom-score-adj' }, 'oom_score_adj restricted: no container gets a score below dockercri\'s own');
+  return own;
+}
 
 async function serve(config: Config, log: Logger): Promise<void> {
   const docker = new DockerClient(config.dockerEndpoint, config.runtimeRequestTimeoutMs, log.child({ room: 'docker' }));
   const settings = new RuntimeSettings(config.podCidr);
   const info = new RuntimeInfoService(docker, config, settings, log.child({ room: 'runtime' }));
   const images = new ImageService(docker, config, log.child({ room: 'image' }));
+  const caps = readHostCapabilities();
+  if (!caps.complete) log.warn({ held: caps.effective.length }, 'dockercri lacks some capabilities: privileged containers get exactly the capabilities it holds');
+  const floor = oomFloor(config, caps.hasSysResource, log);
+  let engineInfo = { cgroupDriver: 'cgroupfs' as 'cgroupfs' | 'systemd', defaultRuntime: 'runc' };
+  try {
+    const i = await docker.info();
+    engineInfo = { cgroupDriver: i.cgroupDriver, defaultRuntime: i.defaultRuntime };
+  } catch {
+    // Docker is not up yet: cgroupfs and runc are its defaults; the index waits for it
+  }
+  const index = new ContainerIndex(docker, log.child({ room: 'index' }));
+  const network: PodNetwork =
+    config.networkPlugin === 'cni'
+      ? new CniNetwork(new CniManager({ confDir: config.cniConfDir, binDirs: config.cniBinDirs, cacheDir: config.cniCacheDir, mtu: config.networkPluginMtu, log: log.child({ room: 'cni' }), podCidr: () => settings.podCidr }), log.child({ room: 'network' }))
+      : new BridgeNetwork();
+  const sandboxes = new SandboxService(
+    docker,
+    index,
+    network,
+    new SandboxCheckpoints(config.criDockerdRootDirectory, log.child({ room: 'checkpoint' })),
+    {
+      podInfraContainerImage: config.podInfraContainerImage,
+      imagePullProgressDeadlineMs: config.imagePullProgressDeadlineMs,
+      cgroupDriver: engineInfo.cgroupDriver,
+      defaultRuntime: engineInfo.defaultRuntime,
+      runtimes: async () => (await docker.info()).runtimes,
+      sandboxOomScoreAdj: floor === undefined ? SANDBOX_OOM_SCORE_ADJ : Math.max(SANDBOX_OOM_SCORE_ADJ, floor),
+      hostCapsComplete: caps.complete,
+      heldCapabilities: caps.effective,
+    },
+    log.child({ room: 'sandbox' }),
+  );
   const server = new CriServer(
     {
       runtime: {
@@ -22,6 +75,12 @@ async function serve(config: Config, log: Logger): Promise<void> {
         Status: (r) => info.Status(r),
         RuntimeConfig: () => info.RuntimeConfig(),
         UpdateRuntimeConfig: (r) => info.UpdateRuntimeConfig(r),
+        RunPodSandbox: (r) => sandboxes.RunPodSandbox(r),
+        StopPodSandbox: (r) => sandboxes.StopPodSandbox(r),
+        RemovePodSandbox: (r) => sandboxes.RemovePodSandbox(r),
+        PodSandboxStatus: (r) => sandboxes.PodSandboxStatus(r),
+        ListPodSandbox: (r) => sandboxes.ListPodSandbox(r),
+        StreamPodSandboxes: (r, sink) => sandboxes.StreamPodSandboxes(r, sink),
       },
       image: images,
     },
@@ -35,6 +94,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     log.warn({ err: (err as Error).message }, 'Docker Engine does not answer yet; serving anyway, Status reports RuntimeReady=false until it does');
   }
 
+  await index.start();
   await server.listen(config.containerRuntimeEndpoint);
 
   let stopping = false;
@@ -43,6 +103,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     stopping = true;
     log.info({ signal, inFlight: server.tracker.inFlight }, 'shutting down: draining in-flight calls');
     void server.shutdown(SHUTDOWN_GRACE_MS).then(() => {
+      index.stop();
       log.info('stopped');
       log.flush(() => process.exit(0));
     });

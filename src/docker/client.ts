@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { Readable as ReadableStream } from 'node:stream';
 import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fromDocker, isUnreachable, statusOf } from './errors.js';
@@ -209,6 +210,56 @@ export class DockerClient {
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw fromDocker(err, `inspect container ${dockerId}`);
+    }
+  }
+
+  /** Changes a running container's cgroup limits (Docker's update API). */
+  async updateContainer(dockerId: string, resources: Record<string, unknown>): Promise<void> {
+    try {
+      await this.api.getContainer(dockerId).update(resources);
+    } catch (err) {
+      throw fromDocker(err, `update resources of container ${dockerId}`);
+    }
+  }
+
+  /**
+   * Starts `cmd` in a running container and returns the exec's ID with its hijacked stream
+   * (multiplexed stdout/stderr unless tty).
+   */
+  async exec(dockerId: string, opts: { cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<{ execId: string; stream: Duplex }> {
+    try {
+      const exec = await this.api.getContainer(dockerId).exec({ Cmd: opts.cmd, Tty: opts.tty, AttachStdin: opts.stdin, AttachStdout: opts.stdout, AttachStderr: opts.stderr });
+      const stream = (await this.streams.getExec(exec.id).start({ hijack: true, stdin: opts.stdin, Tty: opts.tty })) as unknown as Duplex;
+      return { execId: exec.id, stream };
+    } catch (err) {
+      throw fromDocker(err, `exec in container ${dockerId}`);
+    }
+  }
+
+  /** The state of an exec: whether it still runs, its host PID and its exit code. */
+  async inspectExec(execId: string): Promise<{ running: boolean; pid: number; exitCode: number | null }> {
+    try {
+      const info = await this.api.getExec(execId).inspect();
+      return { running: info.Running, pid: info.Pid, exitCode: info.ExitCode };
+    } catch (err) {
+      throw fromDocker(err, `inspect exec ${execId}`);
+    }
+  }
+
+  /**
+   * Docker's log of a container with timestamps, from `sinceSec` ("<seconds>.<nanoseconds>", inclusive)
+   * on: multiplexed frames, or the raw stream for a TTY container. With `follow` it stays open while
+   * the container runs; it is never timed out.
+   */
+  async followLogs(dockerId: string, opts: { sinceSec?: string; follow: boolean }): Promise<Readable> {
+    const options = { stdout: true, stderr: true, timestamps: true, ...(opts.sinceSec === undefined ? {} : { since: opts.sinceSec }) };
+    try {
+      const container = this.streams.getContainer(dockerId);
+      if (opts.follow) return (await container.logs({ ...options, follow: true })) as unknown as Readable;
+      // without follow dockerode answers with the whole body
+      return ReadableStream.from([await container.logs({ ...options, follow: false })]);
+    } catch (err) {
+      throw fromDocker(err, `read the log of container ${dockerId}`);
     }
   }
 

@@ -1,0 +1,6 @@
+// npm run bench [-- N]: prints markdown tables of dockercri against raw Docker API calls.
+import { sandboxLifecycle } from './sandbox-lifecycle.js';
+
+const n = Number(process.argv[2] ?? 30);
+process.stdout.write(`dockercri benchmarks (${new Date().toISOString()}, node ${process.version})\n\n`);
+process.stdout.write(await sandboxLifecycle(n));

@@ -1,0 +1,184 @@
+import { Code, CriError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { mapLimit } from '../util/pool.js';
+import type { ContainerInspect, DockerClient, DockerEvent, EventSubscription } from './client.js';
+import { LABEL_TYPE } from './naming.js';
+
+export type IndexChange = { kind: 'upsert'; dockerId: string; inspect: ContainerInspect; event?: DockerEvent } | { kind: 'remove'; dockerId: string; last?: ContainerInspect; event?: DockerEvent };
+
+const RESYNC_DELAY_MS = 1000;
+const WAIT_FOR_SYNC_MS = 5000;
+
+/**
+ * dockercri's mirror of every CRI object Docker holds (sandboxes and containers, found by the
+ * io.kubernetes.docker.type label), so List and Status rpcs answer from memory. It is built from one
+ * full listing, kept current by Docker's event stream, rebuilt whenever that stream breaks, and
+ * updated at once by dockercri's own mutations through refresh().
+ */
+export class ContainerIndex {
+  private readonly entries = new Map<string, ContainerInspect>();
+  /** Per-container chain of refreshes, so an older inspect never overwrites a newer one. */
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly listeners = new Set<(change: IndexChange) => void>();
+  private subscription?: EventSubscription;
+  private synced = false;
+  private syncWaiters: Array<() => void> = [];
+  private stopped = false;
+  private retryTimer?: NodeJS.Timeout;
+  lastSyncError?: string;
+
+  constructor(private readonly docker: DockerClient, private readonly log: Logger) {}
+
+  /** Starts following Docker; resolves after the first sync attempt, successful or not. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.subscription?.close();
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  onChange(listener: (change: IndexChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      // subscribe before listing, so nothing that happens during the listing is missed
+      const buffered: DockerEvent[] = [];
+      let listing = true;
+      this.subscription = await this.docker.subscribeEvents(
+        LABEL_TYPE,
+        (e) => (listing ? buffered.push(e) : this.onEvent(e)),
+        (err) => this.onStreamEnd(err),
+      );
+      const ids = await this.docker.listContainerIds(LABEL_TYPE);
+      const seen = new Set(ids);
+      await mapLimit(ids, 8, (id) => this.refresh(id));
+      for (const id of [...this.entries.keys()]) if (!seen.has(id)) this.apply({ kind: 'remove', dockerId: id, last: this.entries.get(id) });
+      listing = false;
+      for (const e of buffered) this.onEvent(e);
+      this.synced = true;
+      this.lastSyncError = undefined;
+      for (const w of this.syncWaiters.splice(0)) w();
+      this.log.info({ objects: this.entries.size }, 'index synchronised with Docker');
+    } catch (err) {
+      this.subscription?.close();
+      this.lastSyncError = (err as Error).message;
+      this.log.warn({ err: this.lastSyncError }, 'cannot follow Docker yet; retrying');
+      this.scheduleReconnect();
+    }
+  }
+
+  private onStreamEnd(err?: Error): void {
+    if (this.stopped) return;
+    this.synced = false;
+    this.log.warn({ err: err?.message }, 'Docker event stream ended; resynchronising');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(), RESYNC_DELAY_MS);
+    this.retryTimer.unref();
+  }
+
+  private onEvent(e: DockerEvent): void {
+    const id = e.Actor?.ID;
+    if (!id) return;
+    if (e.Action === 'destroy') {
+      void this.chain(id, async () => this.apply({ kind: 'remove', dockerId: id, last: this.entries.get(id), event: e }));
+      return;
+    }
+    // exec_* and attach events say nothing about the container's own state
+    if (e.Action.startsWith('exec_') || e.Action === 'attach' || e.Action === 'resize' || e.Action === 'top') return;
+    void this.refresh(id, e).catch((err: Error) => this.log.warn({ dockerId: id, err: err.message }, 'cannot refresh after event'));
+  }
+
+  private chain(id: string, work: () => Promise<void>): Promise<void> {
+    const prev = this.pending.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(work);
+    this.pending.set(id, next);
+    void next.finally(() => {
+      if (this.pending.get(id) === next) this.pending.delete(id);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  /** Re-reads one container from Docker into the index (or drops it when Docker has none). */
+  refresh(dockerId: string, event?: DockerEvent): Promise<void> {
+    return this.chain(dockerId, async () => {
+      const inspect = await this.docker.inspectContainer(dockerId);
+      if (inspect && inspect.Config?.Labels?.[LABEL_TYPE]) this.apply({ kind: 'upsert', dockerId: inspect.Id, inspect, event });
+      else this.apply({ kind: 'remove', dockerId, last: this.entries.get(dockerId), event });
+    });
+  }
+
+  /** Drops a container dockercri has just removed. */
+  forget(dockerId: string): void {
+    void this.chain(dockerId, async () => this.apply({ kind: 'remove', dockerId, last: this.entries.get(dockerId) }));
+  }
+
+  private apply(change: IndexChange): void {
+    if (change.kind === 'upsert') this.entries.set(change.dockerId, change.inspect);
+    else if (this.entries.has(change.dockerId)) this.entries.delete(change.dockerId);
+    else if (!change.event) return;
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'index listener failed');
+      }
+    }
+  }
+
+  /** Resolves once the index mirrors Docker; UNAVAILABLE when Docker cannot be followed in time. */
+  async ready(): Promise<void> {
+    if (this.synced) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
+        reject(new CriError(Code.UNAVAILABLE, `Docker Engine is unreachable: ${this.lastSyncError ?? 'the event stream is reconnecting'}`));
+      }, WAIT_FOR_SYNC_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.syncWaiters.push(done);
+    });
+  }
+
+  get(dockerId: string): ContainerInspect | undefined {
+    return this.entries.get(dockerId);
+  }
+
+  values(): IterableIterator<ContainerInspect> {
+    return this.entries.values();
+  }
+
+  /**
+   * Finds an object by full ID or unique ID prefix, of the given type label; undefined when none
+   * matches, INVALID_ARGUMENT... never: an ambiguous prefix matches nothing, as in Docker.
+   */
+  resolve(idOrPrefix: string, type: string): ContainerInspect | undefined {
+    const exact = this.entries.get(idOrPrefix);
+    if (exact) return exact.Config?.Labels?.[LABEL_TYPE] === type ? exact : undefined;
+    if (!/^[0-9a-f]{1,63}$/.test(idOrPrefix)) return undefined;
+    let found: ContainerInspect | undefined;
+    for (const [id, c] of this.entries) {
+      if (!id.startsWith(idOrPrefix) || c.Config?.Labels?.[LABEL_TYPE] !== type) continue;
+      if (found) return undefined;
+      found = c;
+    }
+    return found;
+  }
+}
