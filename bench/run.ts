@@ -1,6 +1,9 @@
 // npm run bench [-- N]: prints markdown tables of dockercri against raw Docker API calls.
+import { containerLifecycle } from './container-lifecycle.js';
 import { sandboxLifecycle } from './sandbox-lifecycle.js';
 
 const n = Number(process.argv[2] ?? 30);
 process.stdout.write(`dockercri benchmarks (${new Date().toISOString()}, node ${process.version})\n\n`);
 process.stdout.write(await sandboxLifecycle(n));
+process.stdout.write('\n');
+process.stdout.write(await containerLifecycle(n));

@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,12 +90,30 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Resolves when the process logs that it serves, rejects when it exits first or takes too long. */
-function waitForServing(proc: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
+/**
+ * Resolves when the process serves: it logged so, or (on a socket path of its own) the socket
+ * accepts connections. Rejects when it exits first or takes too long.
+ */
+function waitForServing(proc: ChildProcess, stderr: () => string, socket: string | undefined, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + timeoutMs;
     const check = (): void => {
       if (stderr().includes('"msg":"serving the CRI"')) return resolve();
+      if (socket) {
+        const s = connect(socket);
+        s.once('connect', () => {
+          s.destroy();
+          resolve();
+        });
+        s.once('error', () => {
+          s.destroy();
+          next();
+        });
+        return;
+      }
+      next();
+    };
+    const next = (): void => {
       if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`dockercri exited with ${proc.exitCode ?? proc.signalCode} before serving`));
       if (Date.now() > deadline) return reject(new Error(`dockercri did not serve within ${timeoutMs} ms`));
       setTimeout(check, 25);
@@ -120,7 +139,8 @@ export async function startDockercri(opts: StartOptions = {}): Promise<Dockercri
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   proc.stdout!.resume();
   try {
-    await waitForServing(proc, () => stderr, 15_000);
+    // a socket path given by the caller may be served by another process: only the log line counts
+    await waitForServing(proc, () => stderr, opts.socket ? undefined : socket, 15_000);
   } catch (err) {
     proc.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n${stderr}`);

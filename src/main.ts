@@ -2,7 +2,10 @@
 import { parseFlags, type Config } from './config/flags.js';
 import { readFileSync } from 'node:fs';
 import { SandboxCheckpoints } from './checkpoint/index.js';
+import { ContainerService } from './container/service.js';
 import { ContainerIndex } from './docker/container-index.js';
+import { ImageLabels } from './docker/image-labels.js';
+import { ContainerLogs } from './logs/follower.js';
 import { DockerClient } from './docker/client.js';
 import { CniManager } from './network/cni.js';
 import { BridgeNetwork, CniNetwork, type PodNetwork } from './network/pod-network.js';
@@ -34,7 +37,6 @@ function oomFloor(config: Config, hasSysResource: boolean, log: Logger): number 
 async function serve(config: Config, log: Logger): Promise<void> {
   const docker = new DockerClient(config.dockerEndpoint, config.runtimeRequestTimeoutMs, log.child({ room: 'docker' }));
   const settings = new RuntimeSettings(config.podCidr);
-  const info = new RuntimeInfoService(docker, config, settings, log.child({ room: 'runtime' }));
   const images = new ImageService(docker, config, log.child({ room: 'image' }));
   const caps = readHostCapabilities();
   if (!caps.complete) log.warn({ held: caps.effective.length }, 'dockercri lacks some capabilities: privileged containers get exactly the capabilities it holds');
@@ -51,6 +53,24 @@ async function serve(config: Config, log: Logger): Promise<void> {
     config.networkPlugin === 'cni'
       ? new CniNetwork(new CniManager({ confDir: config.cniConfDir, binDirs: config.cniBinDirs, cacheDir: config.cniCacheDir, mtu: config.networkPluginMtu, log: log.child({ room: 'cni' }), podCidr: () => settings.podCidr }), log.child({ room: 'network' }))
       : new BridgeNetwork();
+  const info = new RuntimeInfoService(docker, config, settings, network, log.child({ room: 'runtime' }));
+  const imageLabels = new ImageLabels(docker);
+  const logs = new ContainerLogs(docker, log.child({ room: 'logs' }));
+  let apiVersion: string | undefined;
+  const containers = new ContainerService(
+    docker,
+    index,
+    imageLabels,
+    logs,
+    {
+      cgroupDriver: engineInfo.cgroupDriver,
+      apiVersion: async () => (apiVersion ??= (await docker.version()).apiVersion),
+      oomScoreAdjFloor: floor,
+      hostCapsComplete: caps.complete,
+      heldCapabilities: caps.effective,
+    },
+    log.child({ room: 'container' }),
+  );
   const sandboxes = new SandboxService(
     docker,
     index,
@@ -65,7 +85,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
       sandboxOomScoreAdj: floor === undefined ? SANDBOX_OOM_SCORE_ADJ : Math.max(SANDBOX_OOM_SCORE_ADJ, floor),
       hostCapsComplete: caps.complete,
       heldCapabilities: caps.effective,
+      removeContainer: (c) => containers.remove(c),
     },
+    imageLabels,
     log.child({ room: 'sandbox' }),
   );
   const server = new CriServer(
@@ -81,6 +103,16 @@ async function serve(config: Config, log: Logger): Promise<void> {
         PodSandboxStatus: (r) => sandboxes.PodSandboxStatus(r),
         ListPodSandbox: (r) => sandboxes.ListPodSandbox(r),
         StreamPodSandboxes: (r, sink) => sandboxes.StreamPodSandboxes(r, sink),
+        CreateContainer: (r) => containers.CreateContainer(r),
+        StartContainer: (r) => containers.StartContainer(r),
+        StopContainer: (r) => containers.StopContainer(r),
+        RemoveContainer: (r) => containers.RemoveContainer(r),
+        ListContainers: (r) => containers.ListContainers(r),
+        StreamContainers: (r, sink) => containers.StreamContainers(r, sink),
+        ContainerStatus: (r) => containers.ContainerStatus(r),
+        UpdateContainerResources: (r) => containers.UpdateContainerResources(r),
+        ReopenContainerLog: (r) => containers.ReopenContainerLog(r),
+        ExecSync: (r) => containers.ExecSync(r),
       },
       image: images,
     },
@@ -95,6 +127,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   }
 
   await index.start();
+  containers.resumeLogs();
   await server.listen(config.containerRuntimeEndpoint);
 
   let stopping = false;
@@ -102,8 +135,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal, inFlight: server.tracker.inFlight }, 'shutting down: draining in-flight calls');
-    void server.shutdown(SHUTDOWN_GRACE_MS).then(() => {
+    void server.shutdown(SHUTDOWN_GRACE_MS).then(async () => {
       index.stop();
+      await logs.stopAll();
       log.info('stopped');
       log.flush(() => process.exit(0));
     });

@@ -2,6 +2,7 @@
 // container reads it through the logs API (with timestamps) and appends CRI lines to the file
 // kubelet reads, taking up where the file ends after a restart of dockercri or of Docker.
 import type { FileHandle } from 'node:fs/promises';
+import type { Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { DockerClient } from '../docker/client.js';
 import { Code, CriError, notFound } from '../errors.js';
@@ -10,6 +11,7 @@ import { mapLimit } from '../util/pool.js';
 import { formatMessage, OverlapFilter, sinceParameter, withoutTtyCarriageReturn } from './cri-format.js';
 import { logDecoder, type LogMessage } from './docker-stream.js';
 import { appendFully, findResumePoint, openForAppend, removeSymlink } from './log-file.js';
+import { tryLockLogFile } from './writer-lock.js';
 
 export interface FollowedContainer {
   dockerId: string;
@@ -19,6 +21,7 @@ export interface FollowedContainer {
 }
 
 const FIRST_RETRY_MS = 250;
+const LOCK_RETRY_MS = 2000;
 const MAX_RETRY_MS = 10_000;
 /** Followers stopped at once by stopAll (each closes one file and one connection). */
 const STOP_CONCURRENCY = 32;
@@ -82,6 +85,7 @@ class Follower {
   /** File operations (writes, reopen, close) one after the other, so a reopen falls between two messages. */
   private fileOps: Promise<unknown> = Promise.resolve();
   private wake: (() => void) | undefined;
+  private lock: Server | undefined;
 
   constructor(
     private readonly docker: DockerClient,
@@ -117,6 +121,14 @@ class Follower {
   }
 
   private async run(): Promise<void> {
+    // another process writing this file already: wait until it lets go, or the container is gone
+    while (!this.stopped) {
+      this.lock = await tryLockLogFile(this.c.logPath);
+      if (this.lock) break;
+      if ((await this.state()) === 'gone') return;
+      this.log.debug('another process writes this log file; waiting');
+      await this.sleep(LOCK_RETRY_MS);
+    }
     let follow = true;
     let retryMs = FIRST_RETRY_MS;
     while (!this.stopped) {
@@ -195,6 +207,8 @@ class Follower {
 
   private async close(): Promise<void> {
     this.closed = true;
+    this.lock?.close();
+    this.lock = undefined;
     const file = this.file;
     this.file = undefined;
     await file?.close();

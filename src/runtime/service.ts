@@ -3,7 +3,7 @@ import type { Config } from '../config/flags.js';
 import type { DockerClient } from '../docker/client.js';
 import { runtime } from '../gen/api.js';
 import type { Logger } from '../log.js';
-import { loadDefaultNetwork } from '../network/cni-config.js';
+import type { PodNetwork } from '../network/pod-network.js';
 import { isCidrList } from '../network/cidr.js';
 
 export const RUNTIME_NAME = 'docker';
@@ -22,6 +22,7 @@ export class RuntimeInfoService {
     private readonly docker: DockerClient,
     private readonly config: Config,
     private readonly settings: RuntimeSettings,
+    private readonly network: PodNetwork,
     private readonly log: Logger,
   ) {}
 
@@ -64,8 +65,7 @@ export class RuntimeInfoService {
   }
 
   private async networkCondition(): Promise<runtime.v1.IRuntimeCondition> {
-    if (this.config.networkPlugin === '') return { type: 'NetworkReady', status: true, reason: '', message: '' };
-    const load = await loadDefaultNetwork(this.config.cniConfDir);
+    const load = await this.network.readiness();
     if (load.ok) return { type: 'NetworkReady', status: true, reason: '', message: '' };
     return { type: 'NetworkReady', status: false, reason: load.reason, message: `docker: network plugin is not ready: ${load.message}` };
   }

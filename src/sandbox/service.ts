@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Code, CriError, invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
@@ -10,9 +10,10 @@ import type { PortMappingCap } from '../network/cni.js';
 import type { PodIdentityHint, PodNetwork } from '../network/pod-network.js';
 import { parseReference, pullTarget } from '../image/reference.js';
 import type { SandboxCheckpoint, SandboxCheckpoints } from '../checkpoint/index.js';
-import { ImageLabels } from '../docker/image-labels.js';
+import type { ImageLabels } from '../docker/image-labels.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { batches, mapLimit } from '../util/pool.js';
+import { readSeccompProfile } from '../security/profile.js';
 import { seccompChoice } from '../security/translate.js';
 import {
   isHostNetwork,
@@ -44,13 +45,14 @@ export interface SandboxServiceOptions {
   sandboxOomScoreAdj: number;
   hostCapsComplete: boolean;
   heldCapabilities: readonly string[];
+  /** Removes one of the sandbox's containers with what belongs to it (its log file). */
+  removeContainer: (c: ContainerInspect) => Promise<void>;
 }
 
 /** RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox, StreamPodSandboxes. */
 export class SandboxService {
   /** Mutations of one sandbox run one at a time; different sandboxes run in parallel. */
   private readonly locks = new KeyedMutex();
-  private readonly imageLabels: ImageLabels;
 
   constructor(
     private readonly docker: DockerClient,
@@ -58,10 +60,9 @@ export class SandboxService {
     private readonly network: PodNetwork,
     private readonly checkpoints: SandboxCheckpoints,
     private readonly opts: SandboxServiceOptions,
+    private readonly imageLabels: ImageLabels,
     private readonly log: Logger,
-  ) {
-    this.imageLabels = new ImageLabels(docker);
-  }
+  ) {}
 
   async RunPodSandbox(request: runtime.v1.RunPodSandboxRequest): Promise<runtime.v1.IRunPodSandboxResponse> {
     const config = request.config;
@@ -69,7 +70,7 @@ export class SandboxService {
     const dockerRuntime = await this.dockerRuntime(request.runtimeHandler ?? '');
     const sc = config.linux?.securityContext;
     const seccomp = seccompChoice(sc?.seccomp, sc?.seccompProfilePath);
-    const seccompProfileJson = seccomp.kind === 'localhost' ? await readProfile(seccomp.ref) : undefined;
+    const seccompProfileJson = seccomp.kind === 'localhost' ? await readSeccompProfile(seccomp.ref) : undefined;
     const body = sandboxCreateBody(config, {
       image: this.opts.podInfraContainerImage,
       networkMode: this.network.kind,
@@ -240,10 +241,7 @@ export class SandboxService {
     const sandboxId = sandbox.Id;
     await this.locks.run(sandboxId, async () => {
       const containers = this.containersOf(sandboxId);
-      await mapLimit(containers, 8, async (c) => {
-        await this.docker.removeContainer(c.Id, true);
-        this.index.forget(c.Id);
-      });
+      await mapLimit(containers, 8, (c) => this.opts.removeContainer(c));
       if (!usesHostNetwork(sandbox)) {
         const current = this.index.get(sandboxId) ?? sandbox;
         await this.network.tearDown(sandboxId, current.State?.Running ? current.State.Pid : undefined, await this.podHint(sandboxId, sandbox));
@@ -335,11 +333,3 @@ const checkpointPorts = (cp: SandboxCheckpoint): PortMappingCap[] =>
   cp.portMappings.filter((p) => p.hostPort > 0).map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp }));
 
 const usesHostNetwork = (inspect: ContainerInspect): boolean => (inspect.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode === 'host';
-
-async function readProfile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw invalidArgument(`cannot read seccomp profile ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}

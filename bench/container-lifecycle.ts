@@ -1,0 +1,59 @@
+// Container lifecycle through dockercri against the same work done with dockerode directly:
+// create, start, status (inspect), stop, remove, inside one running pod sandbox.
+import Docker from 'dockerode';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDockercri } from '../integration/harness.js';
+import { row, table, timed, type Row } from './stats.js';
+
+const IMAGE = 'dockercri-test/busybox:latest';
+
+export async function containerLifecycle(n: number): Promise<string> {
+  const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  const cri = await startDockercri({ args: ['--log-level=warn'] });
+  const tag = `bench-${process.pid}`;
+  const logDirectory = mkdtempSync(join(tmpdir(), 'dockercri-bench-logs-'));
+  const ops = ['create', 'start', 'status', 'stop', 'remove'] as const;
+  const fresh = (): Record<(typeof ops)[number], number[]> => ({ create: [], start: [], status: [], stop: [], remove: [] });
+  const shim = fresh();
+  const raw = fresh();
+  const sandboxConfig = { metadata: { name: `${tag}-pod`, namespace: 'bench', uid: `${tag}-uid`, attempt: 0 }, logDirectory, labels: { bench: tag }, linux: {} };
+  const { podSandboxId } = await cri.runtime.RunPodSandbox({ config: sandboxConfig });
+  try {
+    for (let i = 0; i < n + 2; i++) {
+      const keep = i >= 2;
+      const s = keep ? shim : fresh();
+      const r = keep ? raw : fresh();
+      const config = { metadata: { name: `c${i}`, attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: `c${i}/0.log`, labels: { bench: tag } };
+      const { containerId } = await timed(s.create, () => cri.runtime.CreateContainer({ podSandboxId: podSandboxId as string, config, sandboxConfig }));
+      await timed(s.start, () => cri.runtime.StartContainer({ containerId }));
+      await timed(s.status, () => cri.runtime.ContainerStatus({ containerId }));
+      await timed(s.stop, () => cri.runtime.StopContainer({ containerId, timeout: 0 }));
+      await timed(s.remove, () => cri.runtime.RemoveContainer({ containerId }));
+
+      const c = await timed(r.create, () =>
+        docker.createContainer({
+          name: `k8s_raw${i}_${tag}-pod_bench_${tag}-uid_0`,
+          Image: IMAGE,
+          Entrypoint: ['sleep'],
+          Cmd: ['3600'],
+          Labels: { bench: tag, 'io.kubernetes.docker.type': 'container', 'io.kubernetes.sandbox.id': podSandboxId as string },
+          HostConfig: { NetworkMode: `container:${podSandboxId}`, IpcMode: `container:${podSandboxId}`, PidMode: '', LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } } },
+        }),
+      );
+      await timed(r.start, () => c.start());
+      await timed(r.status, () => c.inspect());
+      await timed(r.stop, () => c.stop({ t: 0 }));
+      await timed(r.remove, () => c.remove({ force: true, v: true }));
+    }
+  } finally {
+    await cri.runtime.RemovePodSandbox({ podSandboxId }).catch(() => undefined);
+    await cri.stop();
+    rmSync(logDirectory, { recursive: true, force: true });
+  }
+  const rows: Row[] = ops.map((op) => row(op, shim[op], raw[op]));
+  const total = (o: ReturnType<typeof fresh>): number[] => o.create.map((_, i) => ops.reduce((sum, op) => sum + (o[op][i] ?? 0), 0));
+  rows.push(row('whole lifecycle', total(shim), total(raw)));
+  return table(`Container lifecycle, ${n} containers in one pod`, rows);
+}

@@ -1,0 +1,249 @@
+import { readFile, unlink } from 'node:fs/promises';
+import { Code, CriError, invalidArgument, notFound } from '../errors.js';
+import type { runtime } from '../gen/api.js';
+import type { StreamSink } from '../gen/services.js';
+import { NameConflict, type ContainerInspect, type DockerClient } from '../docker/client.js';
+import type { ContainerIndex } from '../docker/container-index.js';
+import type { ImageLabels } from '../docker/image-labels.js';
+import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, parseName, randomizedName } from '../docker/naming.js';
+import type { Logger } from '../log.js';
+import type { ContainerLogs } from '../logs/follower.js';
+import { readSeccompProfile } from '../security/profile.js';
+import { seccompChoice } from '../security/translate.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+import { batches } from '../util/pool.js';
+import { int64 } from '../util/time.js';
+import { execSync } from './exec-sync.js';
+import { identityFromProcStatus, matchesContainerFilter, toContainer, toContainerStatus } from './status.js';
+import { containerCreateBody, resourceOptions, validateContainerConfig, type SandboxFacts } from './translate.js';
+
+const NamespaceMode = { TARGET: 3 } as const;
+
+export interface ContainerServiceOptions {
+  cgroupDriver: 'systemd' | 'cgroupfs';
+  apiVersion: () => Promise<string>;
+  oomScoreAdjFloor?: number;
+  hostCapsComplete: boolean;
+  heldCapabilities: readonly string[];
+}
+
+const checkId = (id: string | null | undefined, rpc: string): string => {
+  if (!id) throw invalidArgument(`${rpc}: container_id is required`);
+  if (id.length > 128) throw invalidArgument(`${rpc}: container_id is longer than a Docker ID`);
+  return id;
+};
+
+/** CreateContainer, Start, Stop, Remove, List, Stream, Status, UpdateContainerResources, ReopenContainerLog, ExecSync. */
+export class ContainerService {
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly index: ContainerIndex,
+    private readonly images: ImageLabels,
+    private readonly logs: ContainerLogs,
+    private readonly opts: ContainerServiceOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resumes copying the logs of every container after a restart of dockercri. */
+  resumeLogs(): void {
+    for (const c of this.index.values()) {
+      const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
+      if (c.Config?.Labels?.[LABEL_TYPE] === TYPE_CONTAINER && logPath && c.State?.Status !== 'created') {
+        this.logs.follow({ dockerId: c.Id, logPath, tty: c.Config?.Tty ?? false });
+      }
+    }
+  }
+
+  private async find(id: string, rpc: string): Promise<ContainerInspect | undefined> {
+    checkId(id, rpc);
+    await this.index.ready();
+    return this.index.resolve(id, TYPE_CONTAINER);
+  }
+
+  private async mustFind(id: string | null | undefined, rpc: string): Promise<ContainerInspect> {
+    const c = await this.find(id ?? '', rpc);
+    if (!c) throw notFound(`${rpc}: no container with ID ${id}`);
+    return c;
+  }
+
+  async CreateContainer(request: runtime.v1.CreateContainerRequest): Promise<runtime.v1.ICreateContainerResponse> {
+    const sandboxRef = request.podSandboxId ?? '';
+    if (sandboxRef === '') throw invalidArgument('CreateContainer: pod_sandbox_id is required');
+    const logDirectory = request.sandboxConfig?.logDirectory ?? '';
+    validateContainerConfig(request.config, logDirectory);
+    const config = request.config;
+    await this.index.ready();
+    const sandbox = this.index.resolve(sandboxRef, TYPE_SANDBOX);
+    if (!sandbox) throw notFound(`CreateContainer: no pod sandbox with ID ${sandboxRef}`);
+    const imageRef = config.image?.image ?? '';
+    if (imageRef === '') throw invalidArgument('CreateContainer: config.image.image is required');
+    const image = await this.docker.inspectImage(imageRef);
+    if (!image) throw notFound(`CreateContainer: image ${imageRef.slice(0, 200)} is not present on this node; pull it first`);
+    const sc = config.linux?.securityContext;
+    const seccomp = seccompChoice(sc?.seccomp, sc?.seccompProfilePath);
+    const seccompProfileJson = seccomp.kind === 'localhost' ? await readSeccompProfile(seccomp.ref) : undefined;
+    let targetDockerId: string | undefined;
+    if (sc?.namespaceOptions?.pid === NamespaceMode.TARGET) {
+      const target = this.index.resolve(sc.namespaceOptions.targetId ?? '', TYPE_CONTAINER);
+      if (!target) throw notFound(`CreateContainer: PID namespace target container ${sc.namespaceOptions.targetId ?? ''} does not exist`);
+      targetDockerId = target.Id;
+    }
+    const name = parseName(sandbox.Name);
+    const hc = sandbox.HostConfig as { NetworkMode?: string; IpcMode?: string; Runtime?: string };
+    const facts: SandboxFacts = {
+      sandboxId: sandbox.Id,
+      pod: { name: name?.name ?? '', namespace: name?.namespace ?? '', uid: name?.uid ?? '' },
+      logDirectory,
+      cgroupParent: request.sandboxConfig?.linux?.cgroupParent ?? '',
+      hostNetwork: hc.NetworkMode === 'host',
+      hostIpc: hc.IpcMode === 'host',
+      runtime: hc.Runtime || undefined,
+    };
+    const body = containerCreateBody(config, facts, {
+      image: { id: image.Id, entrypoint: image.Config?.Entrypoint as string[] | null | undefined, cmd: image.Config?.Cmd, user: image.Config?.User },
+      apiVersion: await this.opts.apiVersion(),
+      cgroupDriver: this.opts.cgroupDriver,
+      oomScoreAdjFloor: this.opts.oomScoreAdjFloor,
+      hostCapsComplete: this.opts.hostCapsComplete,
+      heldCapabilities: this.opts.heldCapabilities,
+      seccompProfileJson,
+      cdiSupported: false,
+      targetDockerId,
+    });
+    // kubelet names the image as it pulled it; Docker records it as given, so status shows that name
+    body.Image = imageRef;
+    return this.locks.run(body.name as string, async () => {
+      const containerId = await this.create(body, sandbox.Id);
+      await this.index.refresh(containerId);
+      return { containerId };
+    });
+  }
+
+  /** A taken name is an earlier attempt of this same create: its container is the answer. */
+  private async create(body: Parameters<DockerClient['createContainer']>[0], sandboxId: string): Promise<string> {
+    try {
+      return await this.docker.createContainer(body);
+    } catch (err) {
+      if (!(err instanceof NameConflict)) throw err;
+      const holder = await this.docker.inspectContainer(err.holderId ?? (body.name as string));
+      if (holder && holder.Config?.Labels?.[LABEL_SANDBOX_ID] === sandboxId && holder.State?.Status === 'created') {
+        this.log.info({ containerId: holder.Id }, 'container already created: CreateContainer retried');
+        return holder.Id;
+      }
+      return this.docker.createContainer({ ...body, name: randomizedName(body.name as string) });
+    }
+  }
+
+  async StartContainer(request: runtime.v1.StartContainerRequest): Promise<runtime.v1.IStartContainerResponse> {
+    const c = await this.mustFind(request.containerId, 'StartContainer');
+    await this.locks.run(c.Id, async () => {
+      await this.docker.startContainer(c.Id);
+      const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
+      if (logPath) this.logs.follow({ dockerId: c.Id, logPath, tty: c.Config?.Tty ?? false });
+      await this.index.refresh(c.Id);
+    });
+    return {};
+  }
+
+  async StopContainer(request: runtime.v1.StopContainerRequest): Promise<runtime.v1.IStopContainerResponse> {
+    const c = await this.mustFind(request.containerId, 'StopContainer');
+    const timeout = int64(request.timeout);
+    if (timeout < 0) throw invalidArgument('StopContainer: timeout must not be negative');
+    await this.locks.run(c.Id, async () => {
+      await this.docker.stopContainer(c.Id, timeout);
+      await this.index.refresh(c.Id);
+    });
+    return {};
+  }
+
+  async RemoveContainer(request: runtime.v1.RemoveContainerRequest): Promise<runtime.v1.IRemoveContainerResponse> {
+    const c = await this.find(request.containerId ?? '', 'RemoveContainer');
+    if (c) await this.remove(c);
+    return {};
+  }
+
+  /** Removes a container with its log follower and CRI log file (also used by RemovePodSandbox). */
+  remove(c: ContainerInspect): Promise<void> {
+    return this.locks.run(c.Id, async () => {
+      await this.docker.removeContainer(c.Id, true);
+      await this.logs.stop(c.Id);
+      const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
+      if (logPath) await unlink(logPath).catch(() => undefined);
+      this.index.forget(c.Id);
+    });
+  }
+
+  private async listContainers(filter: runtime.v1.IContainerFilter | null | undefined): Promise<runtime.v1.IContainer[]> {
+    await this.index.ready();
+    const found = [...this.index.values()].filter((c) => c.Config?.Labels?.[LABEL_TYPE] === TYPE_CONTAINER && (!filter?.id || c.Id.startsWith(filter.id)));
+    const factsByImage = new Map<string, Awaited<ReturnType<ImageLabels['facts']>>>();
+    for (const image of new Set(found.map((c) => c.Image))) factsByImage.set(image, await this.images.facts(image));
+    const out: runtime.v1.IContainer[] = [];
+    for (const c of found) {
+      const item = toContainer(c, factsByImage.get(c.Image) ?? { labels: {}, repoDigests: [] });
+      if (matchesContainerFilter(item, filter)) out.push(item);
+    }
+    return out;
+  }
+
+  async ListContainers(request: runtime.v1.ListContainersRequest): Promise<runtime.v1.IListContainersResponse> {
+    return { containers: await this.listContainers(request.filter) };
+  }
+
+  async StreamContainers(request: runtime.v1.StreamContainersRequest, sink: StreamSink<runtime.v1.IStreamContainersResponse>): Promise<void> {
+    for (const batch of batches(await this.listContainers(request.filter))) sink.write({ containers: batch });
+  }
+
+  async ContainerStatus(request: runtime.v1.ContainerStatusRequest): Promise<runtime.v1.IContainerStatusResponse> {
+    const c = await this.mustFind(request.containerId, 'ContainerStatus');
+    const pid = c.State?.Running ? c.State.Pid : 0;
+    const identity = pid > 0 ? await readFile(`/proc/${pid}/status`, 'utf8').then(identityFromProcStatus, () => undefined) : undefined;
+    const status = toContainerStatus(c, await this.images.facts(c.Image), identity);
+    const response: runtime.v1.IContainerStatusResponse = { status };
+    if (request.verbose) {
+      response.info = {
+        info: JSON.stringify({
+          pid,
+          sandboxId: c.Config?.Labels?.[LABEL_SANDBOX_ID],
+          dockerName: c.Name,
+          config: { entrypoint: c.Config?.Entrypoint, cmd: c.Config?.Cmd, env: c.Config?.Env, workingDir: c.Config?.WorkingDir, user: c.Config?.User, tty: c.Config?.Tty },
+          hostConfig: c.HostConfig,
+          dockerLogPath: c.LogPath,
+        }),
+      };
+    }
+    return response;
+  }
+
+  async UpdateContainerResources(request: runtime.v1.UpdateContainerResourcesRequest): Promise<runtime.v1.IUpdateContainerResourcesResponse> {
+    const c = await this.mustFind(request.containerId, 'UpdateContainerResources');
+    if (!request.linux) return {};
+    // the oom score of a running process cannot be changed through Docker's update API
+    const { OomScoreAdj: _oom, ...resources } = resourceOptions(request.linux, this.opts.oomScoreAdjFloor);
+    await this.locks.run(c.Id, async () => {
+      await this.docker.updateContainer(c.Id, resources);
+      await this.index.refresh(c.Id);
+    });
+    return {};
+  }
+
+  async ReopenContainerLog(request: runtime.v1.ReopenContainerLogRequest): Promise<runtime.v1.IReopenContainerLogResponse> {
+    const c = await this.mustFind(request.containerId, 'ReopenContainerLog');
+    if (!c.State?.Running) throw new CriError(Code.FAILED_PRECONDITION, `ReopenContainerLog: container ${c.Id} is not running`);
+    await this.logs.reopen(c.Id);
+    return {};
+  }
+
+  async ExecSync(request: runtime.v1.ExecSyncRequest): Promise<runtime.v1.IExecSyncResponse> {
+    const c = await this.mustFind(request.containerId, 'ExecSync');
+    const cmd = request.cmd ?? [];
+    if (cmd.length === 0) throw invalidArgument('ExecSync: cmd is required');
+    const timeoutSec = int64(request.timeout);
+    if (timeoutSec < 0) throw invalidArgument('ExecSync: timeout must not be negative');
+    if (c.State?.Status !== 'running') throw new CriError(Code.FAILED_PRECONDITION, `ExecSync: container ${c.Id} is not running (${c.State?.Status ?? 'unknown'})`);
+    const result = await execSync(this.docker, c.Id, cmd, timeoutSec * 1000);
+    return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+  }
+}
