@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriError } from '../src/errors.js';
 import { CniManager, type PodNetworkRequest } from '../src/network/cni.js';
+import { splitRule } from './harness.js';
 
 const run = promisify(execFile);
 const sh = async (cmd: string, ...args: string[]): Promise<string> => (await run(cmd, args, { maxBuffer: 16 << 20 })).stdout;
@@ -109,33 +110,6 @@ async function netnsIpv4(name: string): Promise<string[]> {
 
 const cacheFiles = async (): Promise<string[]> => (await readdir(join(cacheDir, 'results')).catch(() => [] as string[])).sort();
 
-/** Splits a line of `iptables -S` into arguments (double quotes with backslash escapes). */
-function splitRule(line: string): string[] {
-  const args: string[] = [];
-  let cur = '';
-  let started = false;
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string;
-    if (quoted) {
-      if (c === '\\' && i + 1 < line.length) cur += line[++i];
-      else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') {
-      quoted = true;
-      started = true;
-    } else if (c === ' ') {
-      if (started) args.push(cur);
-      cur = '';
-      started = false;
-    } else {
-      cur += c;
-      started = true;
-    }
-  }
-  if (started) args.push(cur);
-  return args;
-}
 
 /** Removes nat rules and per-container chains left for this test's sandboxes (only after a failure). */
 async function removeLeftoverRules(): Promise<void> {

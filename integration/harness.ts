@@ -178,3 +178,31 @@ export async function grpcError(p: Promise<unknown>): Promise<GrpcError> {
 }
 
 export const uniq = (prefix: string): string => `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** Splits a line of `iptables -S` into arguments (double quotes with backslash escapes). */
+export function splitRule(line: string): string[] {
+  const args: string[] = [];
+  let cur = '';
+  let started = false;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quoted) {
+      if (c === '\\' && i + 1 < line.length) cur += line[++i];
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') {
+      quoted = true;
+      started = true;
+    } else if (c === ' ') {
+      if (started) args.push(cur);
+      cur = '';
+      started = false;
+    } else {
+      cur += c;
+      started = true;
+    }
+  }
+  if (started) args.push(cur);
+  return args;
+}

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcError, startDockercri, uniq } from './harness.js';
+import { grpcError, splitRule, startDockercri, uniq } from './harness.js';
 import { NS, READY, checkpointIds, containersWith, inspect, podConfig, removeRunContainers, sh } from './pods.js';
 import { hostPortRules, sandboxSuite } from './sandbox-suite.js';
 
@@ -58,33 +58,6 @@ async function storedIps(sandboxId: string): Promise<string[]> {
 /** libcni cache files of a sandbox (one per network: cni-loopback and the test network). */
 const cacheFiles = async (sandboxId: string): Promise<string[]> => (await readdir(join(cacheDir, 'results')).catch(() => [] as string[])).filter((f) => f.includes(sandboxId)).sort();
 
-/** Splits a line of `iptables -S` into arguments (double quotes with backslash escapes). */
-function splitRule(line: string): string[] {
-  const args: string[] = [];
-  let cur = '';
-  let started = false;
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string;
-    if (quoted) {
-      if (c === '\\' && i + 1 < line.length) cur += line[++i];
-      else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') {
-      quoted = true;
-      started = true;
-    } else if (c === ' ') {
-      if (started) args.push(cur);
-      cur = '';
-      started = false;
-    } else {
-      cur += c;
-      started = true;
-    }
-  }
-  if (started) args.push(cur);
-  return args;
-}
 
 /** Removes portmap's nat rules and chains of the test network (left only when a test failed). */
 async function removeLeftoverRules(): Promise<void> {
