@@ -1,5 +1,6 @@
 // npm run bench [-- N]: prints markdown tables of dockercri against raw Docker API calls.
 import { containerLifecycle } from './container-lifecycle.js';
+import { listAtScale } from './list.js';
 import { sandboxLifecycle } from './sandbox-lifecycle.js';
 
 const n = Number(process.argv[2] ?? 30);
@@ -7,3 +8,5 @@ process.stdout.write(`dockercri benchmarks (${new Date().toISOString()}, node ${
 process.stdout.write(await sandboxLifecycle(n));
 process.stdout.write('\n');
 process.stdout.write(await containerLifecycle(n));
+process.stdout.write('\n');
+process.stdout.write(await listAtScale(100, 50));
