@@ -11,6 +11,13 @@ const POLLING = /^(List|Stream)|Status$|^Version$|Stats$|^ImageFsInfo$|Metrics$|
 
 type AnyHandler = (request: unknown, sink?: grpc.ServerWritableStream<unknown, unknown>) => Promise<unknown>;
 
+/**
+ * Status messages travel in an HTTP/2 trailer, whose size is limited: a message quoting a huge
+ * request field would break the stream instead of answering it.
+ */
+const MAX_MESSAGE_CHARS = 2048;
+const clip = (message: string): string => (message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}… (${message.length} characters)` : message);
+
 /** A request that did not decode; the handler answers INVALID_ARGUMENT instead of running. */
 class Undecodable {
   constructor(readonly reason: string) {}
@@ -21,11 +28,13 @@ function requestIds(request: unknown): Record<string, unknown> {
   const r = request as Record<string, unknown> | null;
   if (!r || typeof r !== 'object') return {};
   const ids: Record<string, unknown> = {};
-  for (const key of ['podSandboxId', 'containerId']) if (typeof r[key] === 'string' && r[key] !== '') ids[key] = r[key];
+  // a request can carry megabytes in any of these; the log keeps what identifies it
+  const short = (v: string): string => (v.length > 200 ? `${v.slice(0, 200)}…` : v);
+  for (const key of ['podSandboxId', 'containerId']) if (typeof r[key] === 'string' && r[key] !== '') ids[key] = short(r[key] as string);
   const image = (r.image as { image?: string } | null | undefined)?.image;
-  if (image) ids.image = image.length > 200 ? image.slice(0, 200) + '…' : image;
+  if (image) ids.image = short(image);
   const meta = ((r.config as Record<string, unknown> | null | undefined)?.metadata ?? null) as { name?: string } | null;
-  if (meta?.name) ids.name = meta.name;
+  if (meta?.name) ids.name = short(meta.name);
   return ids;
 }
 
@@ -61,7 +70,7 @@ function buildService(methods: readonly MethodSpec[], impl: object, log: Logger,
         return result;
       } catch (thrown) {
         const err = toCriError(thrown);
-        const fields = { rpc: m.name, ...ids, code: codeName(err.code), durationMs: Number(process.hrtime.bigint() - started) / 1e6, err: err.message };
+        const fields = { rpc: m.name, ...ids, code: codeName(err.code), durationMs: Number(process.hrtime.bigint() - started) / 1e6, err: clip(err.message) };
         if (err.code === Code.INTERNAL) log.error({ ...fields, stack: (err.cause as Error | undefined)?.stack ?? err.stack }, 'rpc failed');
         else log[err.code === Code.NOT_FOUND || err.code === Code.UNIMPLEMENTED ? level : 'warn'](fields, 'rpc failed');
         throw err;
@@ -71,7 +80,8 @@ function buildService(methods: readonly MethodSpec[], impl: object, log: Logger,
     };
     const status = (err: unknown): grpc.ServerErrorResponse => {
       const e = toCriError(err);
-      return Object.assign(new Error(e.message), { code: e.code, details: e.message });
+      const details = clip(e.message);
+      return Object.assign(new Error(details), { code: e.code, details });
     };
     if (m.responseStream) {
       handlers[m.name] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
