@@ -58,9 +58,9 @@ describe('runtime basics on Docker bridge networking', () => {
   });
 
   it('rpcs of later issues answer UNIMPLEMENTED naming the rpc', async () => {
-    const err = await grpcError(cri.runtime.CheckpointContainer({ containerId: 'x' }));
+    const err = await grpcError(cri.runtime.ListMetricDescriptors({}));
     expect(err.code).toBe(Code.UNIMPLEMENTED);
-    expect(err.details).toContain('CheckpointContainer');
+    expect(err.details).toContain('ListMetricDescriptors');
   });
 
   it('logs every call as JSON with rpc, code and duration', async () => {

@@ -10,6 +10,11 @@ import { DockerClient } from './docker/client.js';
 import { CniManager } from './network/cni.js';
 import { BridgeNetwork, CniNetwork, type PodNetwork } from './network/pod-network.js';
 import { SandboxService } from './sandbox/service.js';
+import { EventsService } from './events/service.js';
+import { checkpointContainer } from './container/checkpoint.js';
+import { SandboxResourceRecords } from './sandbox/update-resources.js';
+import { StatsService } from './stats/service.js';
+import { runtime as criApi } from './gen/api.js';
 import { readHostCapabilities } from './security/capabilities.js';
 import { ImageService } from './image/service.js';
 import { createLogger, type Logger } from './log.js';
@@ -90,6 +95,14 @@ async function serve(config: Config, log: Logger): Promise<void> {
     imageLabels,
     log.child({ room: 'sandbox' }),
   );
+  const stats = new StatsService(index, imageLabels, { cgroupDriver: engineInfo.cgroupDriver }, log.child({ room: 'stats' }));
+  const events = new EventsService(
+    index,
+    imageLabels,
+    { sandboxStatus: async (podSandboxId) => (await sandboxes.PodSandboxStatus(criApi.v1.PodSandboxStatusRequest.create({ podSandboxId }))).status ?? undefined },
+    log.child({ room: 'events' }),
+  );
+  const sandboxResources = new SandboxResourceRecords(index);
   const server = new CriServer(
     {
       runtime: {
@@ -113,6 +126,15 @@ async function serve(config: Config, log: Logger): Promise<void> {
         UpdateContainerResources: (r) => containers.UpdateContainerResources(r),
         ReopenContainerLog: (r) => containers.ReopenContainerLog(r),
         ExecSync: (r) => containers.ExecSync(r),
+        ContainerStats: (r) => stats.ContainerStats(r),
+        ListContainerStats: (r) => stats.ListContainerStats(r),
+        StreamContainerStats: (r, sink) => stats.StreamContainerStats(r, sink),
+        PodSandboxStats: (r) => stats.PodSandboxStats(r),
+        ListPodSandboxStats: (r) => stats.ListPodSandboxStats(r),
+        StreamPodSandboxStats: (r, sink) => stats.StreamPodSandboxStats(r, sink),
+        GetContainerEvents: (r, sink) => events.GetContainerEvents(r, sink),
+        UpdatePodSandboxResources: (r) => sandboxResources.UpdatePodSandboxResources(r),
+        CheckpointContainer: (r) => checkpointContainer(docker, index, r),
       },
       image: images,
     },
@@ -127,6 +149,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   }
 
   await index.start();
+  stats.start();
   containers.resumeLogs();
   await server.listen(config.containerRuntimeEndpoint);
 
@@ -135,8 +158,10 @@ async function serve(config: Config, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal, inFlight: server.tracker.inFlight }, 'shutting down: draining in-flight calls');
+    events.close();
     void server.shutdown(SHUTDOWN_GRACE_MS).then(async () => {
       index.stop();
+      stats.stop();
       await logs.stopAll();
       log.info('stopped');
       log.flush(() => process.exit(0));

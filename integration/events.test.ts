@@ -1,0 +1,103 @@
+// GetContainerEvents through the real dockercri process: two subscribers at once both see a
+// container's create, start, stop and delete, in order, with the pod's statuses, and the pod
+// sandbox's own events. Every object carries this file's run label.
+import * as grpc from '@grpc/grpc-js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { runtime } from '../src/gen/api.js';
+import { runtimeServiceDefinition } from '../src/server/server.js';
+import { BUSYBOX, startDockercri, uniq, type Dockercri } from './harness.js';
+import { NS, TEST_LABEL, eventually, podConfig, removeRunContainers } from './pods.js';
+
+const run = uniq('events');
+const Event = { CREATED: 0, STARTED: 1, STOPPED: 2, DELETED: 3 } as const;
+
+let cri: Dockercri;
+let tmp: string;
+
+/** An open GetContainerEvents stream that records what arrives. */
+interface Subscription {
+  events: runtime.v1.IContainerEventResponse[];
+  error?: grpc.ServiceError;
+  close(): void;
+}
+
+function subscribe(socket: string): Subscription {
+  const Ctor = grpc.makeGenericClientConstructor(runtimeServiceDefinition, 'svc');
+  const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, (req: unknown) => grpc.ClientReadableStream<runtime.v1.IContainerEventResponse>>;
+  const call = client.GetContainerEvents!({});
+  const sub: Subscription = {
+    events: [],
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+  call.on('data', (e: runtime.v1.IContainerEventResponse) => sub.events.push(e));
+  call.on('error', (err: grpc.ServiceError) => (sub.error = err));
+  return sub;
+}
+
+const typesOf = (sub: Subscription, id: string): number[] => sub.events.filter((e) => e.containerId === id).map((e) => e.containerEventType ?? 0);
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'dcri-events-'));
+  cri = await startDockercri();
+});
+
+afterAll(async () => {
+  await cri?.stop();
+  await removeRunContainers(run);
+});
+
+describe('GetContainerEvents', () => {
+  it('gives two subscribers create, start, stop and delete of a container in order', async () => {
+    const a = subscribe(cri.socket);
+    const b = subscribe(cri.socket);
+    try {
+      // let both streams reach the server before anything happens
+      await new Promise((r) => setTimeout(r, 300));
+      const base = podConfig({ run, pid: NS.CONTAINER, network: NS.POD });
+      const meta = base.metadata as { name: string; namespace: string; uid: string };
+      const podCfg = { ...base, logDirectory: join(tmp, `${meta.namespace}_${meta.name}_${meta.uid}`) };
+      const sandboxId = (await cri.runtime.RunPodSandbox({ config: podCfg })).podSandboxId ?? '';
+      const name = uniq('c');
+      const config = {
+        metadata: { name, attempt: 0 },
+        image: { image: BUSYBOX },
+        command: ['sleep', '100000'],
+        labels: { [TEST_LABEL]: run },
+        logPath: `${name}.log`,
+        linux: { securityContext: { namespaceOptions: { network: NS.POD, ipc: NS.POD, pid: NS.CONTAINER } } },
+      };
+      const containerId = (await cri.runtime.CreateContainer({ podSandboxId: sandboxId, config, sandboxConfig: podCfg })).containerId ?? '';
+      await cri.runtime.StartContainer({ containerId });
+      await cri.runtime.StopContainer({ containerId, timeout: 0 });
+      await cri.runtime.RemoveContainer({ containerId });
+      await cri.runtime.StopPodSandbox({ podSandboxId: sandboxId });
+      await cri.runtime.RemovePodSandbox({ podSandboxId: sandboxId });
+
+      const all = [Event.CREATED, Event.STARTED, Event.STOPPED, Event.DELETED];
+      for (const sub of [a, b]) {
+        expect(await eventually(async () => typesOf(sub, containerId).length >= 4 && typesOf(sub, sandboxId).length >= 4)).toBe(true);
+        expect(typesOf(sub, containerId)).toEqual(all);
+        expect(typesOf(sub, sandboxId)).toEqual(all);
+        const started = sub.events.find((e) => e.containerId === containerId && e.containerEventType === Event.STARTED)!;
+        expect(started.podSandboxStatus?.id).toBe(sandboxId);
+        expect(started.podSandboxStatus?.metadata?.name).toBe(meta.name);
+        expect(started.containersStatuses?.map((s) => s.id)).toContain(containerId);
+        expect(Number(String(started.createdAt))).toBeGreaterThan((Date.now() - 120_000) * 1e6);
+        // the sandbox ran before its container was created, and was deleted after the container
+        const order = sub.events.filter((e) => e.containerId === containerId || e.containerId === sandboxId).map((e) => `${e.containerId === sandboxId ? 's' : 'c'}${e.containerEventType}`);
+        expect(order.indexOf('s1')).toBeLessThan(order.indexOf('c0'));
+        expect(order.indexOf('c3')).toBeLessThan(order.indexOf('s3'));
+        expect(sub.error).toBeUndefined();
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});

@@ -1,0 +1,37 @@
+import { invalidArgument, notFound } from '../errors.js';
+import type { runtime } from '../gen/api.js';
+import type { ContainerIndex } from '../docker/container-index.js';
+import { TYPE_SANDBOX } from '../docker/naming.js';
+
+export interface SandboxResources {
+  overhead?: runtime.v1.ILinuxContainerResources | null;
+  resources?: runtime.v1.ILinuxContainerResources | null;
+}
+
+/**
+ * UpdatePodSandboxResources: kubelet has already resized the pod's cgroups and only tells the
+ * runtime; the resources are recorded per sandbox (forgotten with the sandbox) and the answer is OK.
+ */
+export class SandboxResourceRecords {
+  private readonly bySandbox = new Map<string, SandboxResources>();
+
+  constructor(private readonly index: ContainerIndex) {
+    index.onChange((change) => {
+      if (change.kind === 'remove') this.bySandbox.delete(change.dockerId);
+    });
+  }
+
+  get(sandboxId: string): SandboxResources | undefined {
+    return this.bySandbox.get(sandboxId);
+  }
+
+  async UpdatePodSandboxResources(request: runtime.v1.UpdatePodSandboxResourcesRequest): Promise<runtime.v1.IUpdatePodSandboxResourcesResponse> {
+    const id = request.podSandboxId ?? '';
+    if (id === '') throw invalidArgument('UpdatePodSandboxResources: pod_sandbox_id is required');
+    await this.index.ready();
+    const sandbox = this.index.resolve(id, TYPE_SANDBOX);
+    if (!sandbox) throw notFound(`UpdatePodSandboxResources: no pod sandbox with ID ${id}`);
+    this.bySandbox.set(sandbox.Id, { overhead: request.overhead, resources: request.resources });
+    return {};
+  }
+}

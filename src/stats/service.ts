@@ -1,0 +1,207 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalidArgument, notFound } from '../errors.js';
+import type { runtime } from '../gen/api.js';
+import type { StreamSink } from '../gen/services.js';
+import type { ContainerInspect } from '../docker/client.js';
+import type { ContainerIndex } from '../docker/container-index.js';
+import type { ImageLabels } from '../docker/image-labels.js';
+import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/naming.js';
+import type { Logger } from '../log.js';
+import { batches, mapLimit } from '../util/pool.js';
+import { V1_FILES, V2_FILES, containerCgroupPath, nanoCores, parseNetDev, podCgroupPath, sampleV1, sampleV2, sumSamples, type CgroupDriver, type CgroupSample, type CgroupVersion } from './cgroup.js';
+import { containerAttributes, containerStats, cpuUsage, matchesSandboxStatsFilter, matchesStatsFilter, memoryUsage, networkUsage, sandboxAttributes, u64 } from './translate.js';
+import { WritableLayers, type LayerRef } from './writable-layer.js';
+import Long from 'long';
+
+/** Files read at once per rpc: each object needs a handful. */
+const READ_CONCURRENCY = 16;
+
+export interface StatsServiceOptions {
+  cgroupDriver: CgroupDriver;
+  /** Where the cgroup hierarchies are mounted. */
+  cgroupRoot?: string;
+  /** How often each writable layer is walked again. */
+  layerRefreshMs?: number;
+}
+
+interface Reading {
+  sample: CgroupSample;
+  atNs: bigint;
+  nanoCores: bigint | undefined;
+}
+
+// wall-clock nanoseconds with the monotonic clock's resolution, for CPU rates between samples
+const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+const nowNs = (): bigint => EPOCH_OFFSET_NS + process.hrtime.bigint();
+
+const upperDir = (c: ContainerInspect): string | undefined => (c.GraphDriver?.Data as Record<string, string> | undefined)?.UpperDir;
+const cgroupParentOf = (c: ContainerInspect): string | undefined => (c.HostConfig as { CgroupParent?: string } | undefined)?.CgroupParent;
+const isType = (c: ContainerInspect, type: string): boolean => c.Config?.Labels?.[LABEL_TYPE] === type;
+
+/**
+ * ContainerStats, ListContainerStats, StreamContainerStats and their pod sandbox counterparts, read
+ * from cgroup files (never Docker's sampling stats endpoint) and /proc/<pause pid>/net/dev.
+ */
+export class StatsService {
+  private readonly root: string;
+  private readonly version: CgroupVersion;
+  /** The last CPU reading per cgroup, for usage_nano_cores. */
+  private readonly last = new Map<string, { cpuUsageNs: bigint; atNs: bigint }>();
+  readonly layers: WritableLayers;
+
+  constructor(
+    private readonly index: ContainerIndex,
+    private readonly imageLabels: ImageLabels,
+    private readonly opts: StatsServiceOptions,
+    private readonly log: Logger,
+  ) {
+    this.root = opts.cgroupRoot ?? '/sys/fs/cgroup';
+    this.version = existsSync(join(this.root, 'cgroup.controllers')) ? 2 : 1;
+    this.layers = new WritableLayers(() => this.layerRefs(), log, opts.layerRefreshMs);
+    index.onChange((change) => {
+      if (change.kind === 'remove') {
+        this.last.delete(change.dockerId);
+        this.last.delete(`pod:${change.dockerId}`);
+      }
+    });
+  }
+
+  start(): void {
+    this.log.info({ cgroupVersion: this.version, driver: this.opts.cgroupDriver }, 'stats read from cgroup files');
+    this.layers.start();
+  }
+
+  stop(): void {
+    this.layers.stop();
+  }
+
+  private layerRefs(): LayerRef[] {
+    const refs: LayerRef[] = [];
+    for (const c of this.index.values()) {
+      const dir = upperDir(c);
+      if (isType(c, TYPE_CONTAINER) && dir) refs.push({ dockerId: c.Id, upperDir: dir });
+    }
+    return refs;
+  }
+
+  /** One cgroup's sample, or undefined when it does not exist (the container does not run). */
+  private async readCgroup(relPath: string): Promise<CgroupSample | undefined> {
+    const read = (path: string): Promise<string | undefined> => readFile(path, 'utf8').catch(() => undefined);
+    if (this.version === 2) {
+      const dir = join(this.root, relPath);
+      const texts = await Promise.all(V2_FILES.map((f) => read(join(dir, f))));
+      if (texts[1] === undefined) return undefined;
+      return sampleV2(Object.fromEntries(V2_FILES.map((f, i) => [f, texts[i]])));
+    }
+    const files: Record<string, string | undefined> = {};
+    await Promise.all(
+      Object.entries(V1_FILES).flatMap(([controller, names]) => names.map(async (f) => (files[f] = await read(join(this.root, controller, relPath, f))))),
+    );
+    if (files['memory.usage_in_bytes'] === undefined) return undefined;
+    return sampleV1(files);
+  }
+
+  /** A reading with its CPU rate since the previous reading of the same key. */
+  private reading(key: string, sample: CgroupSample | undefined): Reading | undefined {
+    if (!sample) return undefined;
+    const atNs = nowNs();
+    const cur = { cpuUsageNs: sample.cpuUsageNs, atNs };
+    const rate = nanoCores(this.last.get(key), cur);
+    this.last.set(key, cur);
+    return { sample, atNs, nanoCores: rate };
+  }
+
+  private async containerSample(c: ContainerInspect): Promise<CgroupSample | undefined> {
+    if (!c.State?.Running) return undefined;
+    return this.readCgroup(containerCgroupPath(c.Id, cgroupParentOf(c), this.opts.cgroupDriver));
+  }
+
+  private async statsOf(c: ContainerInspect, sample?: CgroupSample): Promise<runtime.v1.IContainerStats> {
+    const attributes = containerAttributes(c, await this.imageLabels.get(c.Image));
+    const dir = upperDir(c);
+    const layer = dir ? this.layers.get({ dockerId: c.Id, upperDir: dir }) : undefined;
+    return containerStats(attributes, this.reading(c.Id, sample ?? (await this.containerSample(c))), layer);
+  }
+
+  async ContainerStats(request: runtime.v1.ContainerStatsRequest): Promise<runtime.v1.IContainerStatsResponse> {
+    const id = request.containerId ?? '';
+    if (id === '') throw invalidArgument('ContainerStats: container_id is required');
+    await this.index.ready();
+    const c = this.index.resolve(id, TYPE_CONTAINER);
+    if (!c) throw notFound(`ContainerStats: no container with ID ${id}`);
+    return { stats: await this.statsOf(c) };
+  }
+
+  private async listContainerStats(filter: runtime.v1.IContainerStatsFilter | null | undefined): Promise<runtime.v1.IContainerStats[]> {
+    await this.index.ready();
+    const candidates = [...this.index.values()].filter((c) => isType(c, TYPE_CONTAINER) && (!filter?.id || c.Id.startsWith(filter.id)));
+    const matching: ContainerInspect[] = [];
+    for (const c of candidates) if (matchesStatsFilter(c, containerAttributes(c, await this.imageLabels.get(c.Image)), filter)) matching.push(c);
+    return mapLimit(matching, READ_CONCURRENCY, (c) => this.statsOf(c));
+  }
+
+  async ListContainerStats(request: runtime.v1.ListContainerStatsRequest): Promise<runtime.v1.IListContainerStatsResponse> {
+    return { stats: await this.listContainerStats(request.filter) };
+  }
+
+  async StreamContainerStats(request: runtime.v1.StreamContainerStatsRequest, sink: StreamSink<runtime.v1.IStreamContainerStatsResponse>): Promise<void> {
+    for (const batch of batches(await this.listContainerStats(request.filter))) sink.write({ containerStats: batch });
+  }
+
+  private async sandboxStats(sandbox: ContainerInspect): Promise<runtime.v1.IPodSandboxStats> {
+    const attributes = sandboxAttributes(sandbox, await this.imageLabels.get(sandbox.Image));
+    const members = [...this.index.values()].filter((c) => isType(c, TYPE_CONTAINER) && c.Config?.Labels?.[LABEL_SANDBOX_ID] === sandbox.Id);
+    const samples = await mapLimit(members, READ_CONCURRENCY, (c) => this.containerSample(c));
+    const containers = await mapLimit(members, READ_CONCURRENCY, (c, i) => this.statsOf(c, samples[i]));
+    const linux: runtime.v1.ILinuxPodSandboxStats = { containers };
+    const podPath = podCgroupPath(cgroupParentOf(sandbox), this.opts.cgroupDriver);
+    // the pod-level cgroup kubelet made, else the pause container and the pod's containers added up
+    let podSample = podPath ? await this.readCgroup(podPath) : undefined;
+    if (!podSample) {
+      const own = [await this.containerSample(sandbox), ...samples].filter((s): s is CgroupSample => s !== undefined);
+      if (own.length > 0) podSample = sumSamples(own);
+    }
+    const reading = this.reading(`pod:${sandbox.Id}`, podSample);
+    if (reading) {
+      linux.cpu = cpuUsage(reading.sample, reading.atNs, reading.nanoCores);
+      linux.memory = memoryUsage(reading.sample, reading.atNs);
+      linux.process = { timestamp: Long.fromString(reading.atNs.toString()), processCount: u64(reading.sample.pids) };
+    }
+    const pid = sandbox.State?.Running ? sandbox.State.Pid : 0;
+    const hostNetwork = (sandbox.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode === 'host';
+    if (pid > 0 && !hostNetwork) {
+      const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+      if (text !== undefined) linux.network = networkUsage(parseNetDev(text), nowNs());
+    }
+    return { attributes, linux };
+  }
+
+  async PodSandboxStats(request: runtime.v1.PodSandboxStatsRequest): Promise<runtime.v1.IPodSandboxStatsResponse> {
+    const id = request.podSandboxId ?? '';
+    if (id === '') throw invalidArgument('PodSandboxStats: pod_sandbox_id is required');
+    await this.index.ready();
+    const sandbox = this.index.resolve(id, TYPE_SANDBOX);
+    if (!sandbox) throw notFound(`PodSandboxStats: no pod sandbox with ID ${id}`);
+    return { stats: await this.sandboxStats(sandbox) };
+  }
+
+  private async listSandboxStats(filter: runtime.v1.IPodSandboxStatsFilter | null | undefined): Promise<runtime.v1.IPodSandboxStats[]> {
+    await this.index.ready();
+    const matching: ContainerInspect[] = [];
+    for (const s of [...this.index.values()]) {
+      if (!isType(s, TYPE_SANDBOX) || (filter?.id && !s.Id.startsWith(filter.id))) continue;
+      if (matchesSandboxStatsFilter(s, sandboxAttributes(s, await this.imageLabels.get(s.Image)), filter)) matching.push(s);
+    }
+    return mapLimit(matching, READ_CONCURRENCY / 4, (s) => this.sandboxStats(s));
+  }
+
+  async ListPodSandboxStats(request: runtime.v1.ListPodSandboxStatsRequest): Promise<runtime.v1.IListPodSandboxStatsResponse> {
+    return { stats: await this.listSandboxStats(request.filter) };
+  }
+
+  async StreamPodSandboxStats(request: runtime.v1.StreamPodSandboxStatsRequest, sink: StreamSink<runtime.v1.IStreamPodSandboxStatsResponse>): Promise<void> {
+    for (const batch of batches(await this.listSandboxStats(request.filter))) sink.write({ podSandboxStats: batch });
+  }
+}
