@@ -14,6 +14,9 @@ import { EventsService } from './events/service.js';
 import { checkpointContainer } from './container/checkpoint.js';
 import { SandboxResourceRecords } from './sandbox/update-resources.js';
 import { StatsService } from './stats/service.js';
+import { StreamingServer } from './streaming/server.js';
+import { StreamingService } from './streaming/service.js';
+import { TokenRegistry } from './streaming/tokens.js';
 import { runtime as criApi } from './gen/api.js';
 import { readHostCapabilities } from './security/capabilities.js';
 import { ImageService } from './image/service.js';
@@ -103,6 +106,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
     log.child({ room: 'events' }),
   );
   const sandboxResources = new SandboxResourceRecords(index);
+  const tokens = new TokenRegistry();
+  const streaming: StreamingService = new StreamingService(docker, index, tokens, (): StreamingServer => streamingServer, log.child({ room: 'streaming' }));
+  const streamingServer = new StreamingServer(tokens, streaming, { bindAddr: config.streamingBindAddr, idleTimeoutMs: config.streamingConnectionIdleTimeoutMs }, log.child({ room: 'streaming' }));
   const server = new CriServer(
     {
       runtime: {
@@ -135,6 +141,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
         GetContainerEvents: (r, sink) => events.GetContainerEvents(r, sink),
         UpdatePodSandboxResources: (r) => sandboxResources.UpdatePodSandboxResources(r),
         CheckpointContainer: (r) => checkpointContainer(docker, index, r),
+        Exec: (r) => streaming.Exec(r),
+        Attach: (r) => streaming.Attach(r),
+        PortForward: (r) => streaming.PortForward(r),
       },
       image: images,
     },
@@ -151,6 +160,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   await index.start();
   stats.start();
   containers.resumeLogs();
+  log.info({ url: await streamingServer.listen() }, 'streaming server listening');
   await server.listen(config.containerRuntimeEndpoint);
 
   let stopping = false;
@@ -161,6 +171,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     events.close();
     void server.shutdown(SHUTDOWN_GRACE_MS).then(async () => {
       index.stop();
+      streamingServer.close();
       stats.stop();
       await logs.stopAll();
       log.info('stopped');

@@ -246,6 +246,36 @@ export class DockerClient {
     }
   }
 
+  /** Sets the TTY size of a running exec. */
+  async resizeExec(execId: string, size: { width: number; height: number }): Promise<void> {
+    try {
+      await this.api.getExec(execId).resize({ h: size.height, w: size.width });
+    } catch (err) {
+      throw fromDocker(err, `resize exec ${execId}`);
+    }
+  }
+
+  /**
+   * Attaches to a running container's stdio: a hijacked stream (multiplexed stdout/stderr unless
+   * the container has a TTY); ending its write side closes the container's stdin.
+   */
+  async attach(dockerId: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<Duplex> {
+    try {
+      return (await this.streams.getContainer(dockerId).attach({ stream: true, hijack: true, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr })) as unknown as Duplex;
+    } catch (err) {
+      throw fromDocker(err, `attach to container ${dockerId}`);
+    }
+  }
+
+  /** Sets the TTY size of a running container. */
+  async resizeContainer(dockerId: string, size: { width: number; height: number }): Promise<void> {
+    try {
+      await this.api.getContainer(dockerId).resize({ h: size.height, w: size.width });
+    } catch (err) {
+      throw fromDocker(err, `resize container ${dockerId}`);
+    }
+  }
+
   /**
    * Docker's log of a container with timestamps, from `sinceSec` ("<seconds>.<nanoseconds>", inclusive)
    * on: multiplexed frames, or the raw stream for a TTY container. With `follow` it stays open while
