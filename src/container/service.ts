@@ -18,6 +18,8 @@ import { identityFromProcStatus, matchesContainerFilter, toContainer, toContaine
 import { containerCreateBody, resourceOptions, validateContainerConfig, type SandboxFacts } from './translate.js';
 
 const NamespaceMode = { TARGET: 3 } as const;
+/** How long ContainerStatus of an exited container waits for its last log lines to be copied. */
+const LOG_SETTLE_MS = 2000;
 
 export interface ContainerServiceOptions {
   cgroupDriver: 'systemd' | 'cgroupfs';
@@ -139,8 +141,13 @@ export class ContainerService {
   async StartContainer(request: runtime.v1.StartContainerRequest): Promise<runtime.v1.IStartContainerResponse> {
     const c = await this.mustFind(request.containerId, 'StartContainer');
     await this.locks.run(c.Id, async () => {
-      await this.docker.startContainer(c.Id);
       const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
+      if (logPath) {
+        await this.logs.prepare(logPath).catch((err: Error) => {
+          throw new CriError(Code.FAILED_PRECONDITION, `StartContainer: cannot create the log file ${logPath}: ${err.message}`, err);
+        });
+      }
+      await this.docker.startContainer(c.Id);
       if (logPath) this.logs.follow({ dockerId: c.Id, logPath, tty: c.Config?.Tty ?? false });
       await this.index.refresh(c.Id);
     });
@@ -198,6 +205,7 @@ export class ContainerService {
 
   async ContainerStatus(request: runtime.v1.ContainerStatusRequest): Promise<runtime.v1.IContainerStatusResponse> {
     const c = await this.mustFind(request.containerId, 'ContainerStatus');
+    if (c.State?.Status === 'exited') await this.logs.settled(c.Id, LOG_SETTLE_MS);
     const pid = c.State?.Running ? c.State.Pid : 0;
     const identity = pid > 0 ? await readFile(`/proc/${pid}/status`, 'utf8').then(identityFromProcStatus, () => undefined) : undefined;
     const status = toContainerStatus(c, await this.images.facts(c.Image), identity);

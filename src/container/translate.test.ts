@@ -436,20 +436,16 @@ describe('capabilityOptions', () => {
 });
 
 describe('containerUser', () => {
-  it.each<[string, runtime.v1.ILinuxContainerSecurityContext | null, string | undefined, string | undefined]>([
-    ["nothing: the image's user", null, 'app', undefined],
-    ['a uid', { runAsUser: { value: 1000 } }, undefined, '1000'],
-    ['uid 0', { runAsUser: { value: 0 } }, 'app', '0'],
-    ['a uid and gid', { runAsUser: { value: 1000 }, runAsGroup: { value: 3000 } }, undefined, '1000:3000'],
-    ['a uid as Long', { runAsUser: { value: Long.fromInt(65534) } }, undefined, '65534'],
-    ['a username', { runAsUsername: 'nginx' }, undefined, 'nginx'],
-    ['a username and gid', { runAsUsername: 'nginx', runAsGroup: { value: 101 } }, undefined, 'nginx:101'],
-    ["a gid alone keeps the image's user", { runAsGroup: { value: 3000 } }, 'app', 'app:3000'],
-    ["a gid alone replaces the image's group", { runAsGroup: { value: 3000 } }, 'app:staff', 'app:3000'],
-    ['a gid alone with an image that names no user: root', { runAsGroup: { value: 3000 } }, '', '0:3000'],
-    ['a gid alone with no image user at all', { runAsGroup: { value: 0 } }, undefined, '0:0'],
-  ])('%s', (_, sc, imageUser, expected) => {
-    expect(containerUser(sc, imageUser)).toBe(expected);
+  it.each<[string, runtime.v1.ILinuxContainerSecurityContext | null, string | undefined]>([
+    ["nothing: the image's user", null, undefined],
+    ['a uid', { runAsUser: { value: 1000 } }, '1000'],
+    ['uid 0', { runAsUser: { value: 0 } }, '0'],
+    ['a uid and gid', { runAsUser: { value: 1000 }, runAsGroup: { value: 3000 } }, '1000:3000'],
+    ['a uid as Long', { runAsUser: { value: Long.fromInt(65534) } }, '65534'],
+    ['a username', { runAsUsername: 'nginx' }, 'nginx'],
+    ['a username and gid', { runAsUsername: 'nginx', runAsGroup: { value: 101 } }, 'nginx:101'],
+  ])('%s', (_, sc, expected) => {
+    expect(containerUser(sc)).toBe(expected);
   });
 });
 
@@ -497,8 +493,12 @@ describe('securityOptions', () => {
     expect(securityOptions(sc, opts(over))).toEqual(expected);
   });
 
-  it("uses the image's user for a lone group", () => {
-    expect(securityOptions({ runAsGroup: { value: 5 }, seccomp: { profileType: 0 } }, opts({ image: { id: IMAGE_ID, user: 'www' } })).User).toBe('www:5');
+  it('rejects a group without a user, as containerd does', () => {
+    for (const imageUser of ['www', '', undefined]) {
+      const err = criError(() => securityOptions({ runAsGroup: { value: 5 }, seccomp: { profileType: 0 } }, opts({ image: { id: IMAGE_ID, user: imageUser } })));
+      expect(err.code).toBe(Code.INVALID_ARGUMENT);
+      expect(err.message).toContain('run_as_group');
+    }
   });
 
   it('fails when the caller did not read a Localhost profile', () => {

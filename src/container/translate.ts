@@ -412,13 +412,14 @@ export function capabilityOptions(cap: runtime.v1.ICapability | null | undefined
  * Docker's User. A group without a user keeps the image's user (root when it names none), since
  * kubelet fills in the image's user only when it knows one.
  */
-export function containerUser(sc: runtime.v1.ILinuxContainerSecurityContext | null | undefined, imageUser: string | undefined): string | undefined {
+export function containerUser(sc: runtime.v1.ILinuxContainerSecurityContext | null | undefined): string | undefined {
   const uid = sc?.runAsUser ? int64(sc.runAsUser.value) : undefined;
   const gid = sc?.runAsGroup ? int64(sc.runAsGroup.value) : undefined;
   const username = sc?.runAsUsername || undefined;
   if (uid === undefined && username === undefined) {
-    if (gid === undefined) return undefined;
-    return `${(imageUser ?? '').split(':')[0] || '0'}:${gid}`;
+    // as in containerd (and critest's contract): a group alone names no user to give it to
+    if (gid !== undefined) throw invalidArgument('CreateContainer: run_as_group is set without run_as_user or run_as_username');
+    return undefined;
   }
   return dockerUser(uid, gid, username);
 }
@@ -439,7 +440,7 @@ export interface SecurityOptions {
 /** The security context as Docker options. Privileged mode overrides capabilities and masking, as in Docker and containerd. */
 export function securityOptions(sc: runtime.v1.ILinuxContainerSecurityContext | null | undefined, opts: Pick<ContainerCreateOptions, 'hostCapsComplete' | 'heldCapabilities' | 'seccompProfileJson' | 'image'>): SecurityOptions {
   const out: SecurityOptions = { SecurityOpt: [] };
-  const user = containerUser(sc, opts.image.user);
+  const user = containerUser(sc);
   if (user) out.User = user;
   if (sc?.readonlyRootfs) out.ReadonlyRootfs = true;
   const groups = (sc?.supplementalGroups ?? []).map((g) => String(int64(g)));

@@ -3,7 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
 import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { fromDocker, isUnreachable, statusOf } from './errors.js';
+import { engineMessage, fromDocker, isUnreachable, statusOf } from './errors.js';
 
 export type ImageInspect = Docker.ImageInspectInfo;
 export type ContainerInspect = Docker.ContainerInspectInfo;
@@ -164,6 +164,14 @@ export class DockerClient {
       if (statusOf(err) === 409) {
         const holder = /already in use by container "?([0-9a-f]{64})/.exec(String((err as Error).message))?.[1];
         throw new NameConflict(String((err as Error).message), holder);
+      }
+      // an Engine older than the kernel does not know every capability the host holds (Docker
+      // 20.10 lacks CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE): grant the ones it knows
+      const unknown = /unknown capability: "?(CAP_[A-Z_]+)/.exec(engineMessage(err))?.[1];
+      const capAdd = body.HostConfig?.CapAdd;
+      if (unknown && capAdd?.includes(unknown)) {
+        this.log.warn({ capability: unknown }, 'the Docker Engine does not know this capability; it is left out');
+        return this.createContainer({ ...body, HostConfig: { ...body.HostConfig, CapAdd: capAdd.filter((c: string) => c !== unknown) } });
       }
       throw fromDocker(err, `create container ${body.name ?? ''}`.trim());
     }

@@ -39,6 +39,15 @@ export class ContainerLogs {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * Creates the container's log file before it starts, so whoever looks once StartContainer has
+   * answered finds it (a runtime that writes the file itself has it from the start).
+   */
+  async prepare(logPath: string): Promise<void> {
+    await removeSymlink(logPath);
+    await (await openForAppend(logPath)).close();
+  }
+
   /** Starts copying the container's log to its CRI log path; a container already followed is left alone. */
   follow(c: FollowedContainer): void {
     if (this.active.has(c.dockerId)) return;
@@ -58,6 +67,18 @@ export class ContainerLogs {
     const follower = this.active.get(dockerId);
     if (follower) return follower.reopen();
     if (!(await this.docker.inspectContainer(dockerId))) throw notFound(`reopen the log of container ${dockerId}: no such container`);
+  }
+
+  /**
+   * Resolves once an exited container's log is copied (or after `timeoutMs`), so a caller that
+   * saw the exit finds every line in the file, as with a runtime writing the file itself.
+   */
+  async settled(dockerId: string, timeoutMs: number): Promise<void> {
+    const follower = this.active.get(dockerId);
+    if (!follower) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([follower.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   /** Stops following (before the container is removed): what was read is written, the file closed. */
