@@ -20,10 +20,17 @@ export function adler32(data: Buffer): number {
 
 const MAX_STORED = 0xffff;
 
+/** A sync flush's mark: an empty stored block (BFINAL=0, LEN=0, NLEN=0xffff). */
+const SYNC_FLUSH_MARK = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 /**
  * The sending side. It emits deflate "stored" blocks: a valid zlib stream (RFC 1950/1951) that
  * every inflater, Go's compress/zlib included, reads with the dictionary, while staying
  * synchronous and in frame order. Header blocks are a few dozen bytes, so nothing is lost.
+ * Each block ends with a sync flush's empty stored block, as zlib's Z_SYNC_FLUSH and Go's
+ * Flush() write it: Go's flate hands out a stored block's bytes only once it has read the next
+ * block header, so without the mark it reads past the frame, and its one zlib.Reader per
+ * connection (spdystream's Framer) then fails every later header block.
  */
 export class HeaderCompressor {
   private started = false;
@@ -39,15 +46,15 @@ export class HeaderCompressor {
       head.writeUInt32BE(adler32(SPDY3_DICTIONARY), 2);
       parts.push(head);
     }
-    for (let at = 0; at < raw.length || (raw.length === 0 && at === 0); at += MAX_STORED) {
+    for (let at = 0; at < raw.length; at += MAX_STORED) {
       const piece = raw.subarray(at, at + MAX_STORED);
       const block = Buffer.allocUnsafe(5);
       block[0] = 0x00; // BFINAL=0, BTYPE=00 (stored), padded to the byte
       block.writeUInt16LE(piece.length, 1);
       block.writeUInt16LE(~piece.length & 0xffff, 3);
       parts.push(block, piece);
-      if (raw.length === 0) break;
     }
+    parts.push(SYNC_FLUSH_MARK);
     return Buffer.concat(parts);
   }
 }

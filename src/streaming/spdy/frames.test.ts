@@ -120,6 +120,12 @@ describe('header blocks', () => {
     expect(one.readUInt32BE(2)).toBe(0xe3c6a7c2);
     expect(((one[0]! << 8) | one[1]!) % 31).toBe(0);
   });
+  it('the compressor ends every block with a sync flush, which Go needs to stop at the frame end', () => {
+    const c = new HeaderCompressor();
+    for (const h of [{ streamtype: 'error' }, {}, { streamtype: 'stdout' }] as Array<Record<string, string>>) {
+      expect(c.compress(encodeHeaderBlock(h)).subarray(-5).toString('hex')).toBe('000000ffff');
+    }
+  });
   it('the decompressor reads real deflate output (one stream, sync-flushed per block) and its own', async () => {
     const deflate = createDeflate({ dictionary: SPDY3_DICTIONARY });
     const chunks: Buffer[] = [];
