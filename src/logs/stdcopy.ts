@@ -2,6 +2,8 @@
 // header (stream type: 0 stdin, 1 stdout, 2 stderr, 3 an Engine error; three zero bytes; the payload
 // length as a big-endian uint32) and the payload. Pure and streaming: chunks may cut frames anywhere.
 
+import { ByteQueue } from '../util/byte-queue.js';
+
 export type FrameStream = 'stdin' | 'stdout' | 'stderr' | 'system';
 
 export interface Frame {
@@ -17,23 +19,19 @@ export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 export class StdcopyError extends Error {}
 
 export class StdcopyDemuxer {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
+  private readonly queue = new ByteQueue();
   private header: { stream: FrameStream; length: number } | undefined;
 
   constructor(private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {}
 
   /** The frames `chunk` completes, in order; a frame not yet complete waits for the next chunk. */
   push(chunk: Buffer): Frame[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-    }
+    this.queue.push(chunk);
     const frames: Frame[] = [];
     for (;;) {
       if (!this.header) {
-        if (this.size < HEADER_BYTES) break;
-        const head = this.take(HEADER_BYTES);
+        if (this.queue.size < HEADER_BYTES) break;
+        const head = this.queue.take(HEADER_BYTES);
         const stream = STREAMS[head[0]!];
         if (!stream || head[1] !== 0 || head[2] !== 0 || head[3] !== 0) {
           throw new StdcopyError(`not a multiplexed stream: frame header ${head.toString('hex')}`);
@@ -42,8 +40,8 @@ export class StdcopyDemuxer {
         if (length > this.maxFrameBytes) throw new StdcopyError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
         this.header = { stream, length };
       }
-      if (this.size < this.header.length) break;
-      frames.push({ stream: this.header.stream, payload: this.take(this.header.length) });
+      if (this.queue.size < this.header.length) break;
+      frames.push({ stream: this.header.stream, payload: this.queue.take(this.header.length) });
       this.header = undefined;
     }
     return frames;
@@ -51,28 +49,6 @@ export class StdcopyDemuxer {
 
   /** Bytes of a frame still incomplete: 0 when the stream ended on a frame boundary. */
   get pending(): number {
-    return this.size + (this.header ? HEADER_BYTES : 0);
-  }
-
-  /** The next `n` buffered bytes; a slice of the first chunk when it holds them all. */
-  private take(n: number): Buffer {
-    this.size -= n;
-    const first = this.chunks[0];
-    if (first && first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const used = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, used);
-      filled += used;
-      if (used === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(used);
-    }
-    return out;
+    return this.queue.size + (this.header ? HEADER_BYTES : 0);
   }
 }

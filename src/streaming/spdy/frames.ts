@@ -3,6 +3,8 @@
 // Only what kubelet's streaming protocols use: SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING,
 // GOAWAY, HEADERS, WINDOW_UPDATE and DATA.
 
+import { ByteQueue } from '../../util/byte-queue.js';
+
 export const SPDY_VERSION = 3;
 
 export const ControlType = {
@@ -184,21 +186,17 @@ function decodeControl(type: number, flags: number, p: Buffer): Frame {
 
 /** Cuts a byte stream into frames. */
 export class FrameParser {
-  private chunks: Buffer[] = [];
-  private size = 0;
+  private readonly queue = new ByteQueue();
 
   push(chunk: Buffer): Frame[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-    }
+    this.queue.push(chunk);
     const frames: Frame[] = [];
-    while (this.size >= HEADER_BYTES) {
-      const head = this.peek(HEADER_BYTES);
+    while (this.queue.size >= HEADER_BYTES) {
+      const head = this.queue.peek(HEADER_BYTES);
       const length = head.readUInt32BE(4) & 0xffffff;
-      if (this.size < HEADER_BYTES + length) break;
-      this.take(HEADER_BYTES);
-      const payload = this.take(length);
+      if (this.queue.size < HEADER_BYTES + length) break;
+      this.queue.take(HEADER_BYTES);
+      const payload = this.queue.take(length);
       const flags = head[4]!;
       if (head[0]! & 0x80) {
         const version = head.readUInt16BE(0) & 0x7fff;
@@ -209,36 +207,6 @@ export class FrameParser {
       }
     }
     return frames;
-  }
-
-  private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    const all = Buffer.concat(this.chunks, this.size);
-    this.chunks = [all];
-    return all.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    this.size -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const used = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, used);
-      filled += used;
-      if (used === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(used);
-    }
-    return out;
   }
 }
 
