@@ -46,11 +46,12 @@ export type Client<H> = {
 
 export type GrpcError = Error & { code: grpc.status; details: string };
 
-function promiseClient<H>(definition: grpc.ServiceDefinition, address: string): { client: Client<H>; close(): void } {
+function promiseClient<H>(definition: grpc.ServiceDefinition, address: string, channelOptions: grpc.ChannelOptions = {}): { client: Client<H>; close(): void } {
   const Ctor = grpc.makeGenericClientConstructor(definition, 'svc');
   const raw = new Ctor(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
+    ...channelOptions,
   }) as unknown as Record<string, (...args: unknown[]) => unknown>;
   const client = {} as Record<string, unknown>;
   for (const [name, def] of Object.entries(definition)) {
@@ -69,6 +70,20 @@ function promiseClient<H>(definition: grpc.ServiceDefinition, address: string): 
       });
   }
   return { client: client as Client<H>, close: () => (raw as unknown as grpc.Client).close() };
+}
+
+/** CRI clients of the dockercri (or anything else) serving on the unix socket `socket`. */
+export function connectCri(socket: string, channelOptions: grpc.ChannelOptions = {}): { runtime: Client<RuntimeServiceHandlers>; images: Client<ImageServiceHandlers>; close(): void } {
+  const rt = promiseClient<RuntimeServiceHandlers>(runtimeServiceDefinition, `unix://${socket}`, channelOptions);
+  const im = promiseClient<ImageServiceHandlers>(imageServiceDefinition, `unix://${socket}`, channelOptions);
+  return {
+    runtime: rt.client,
+    images: im.client,
+    close: () => {
+      rt.close();
+      im.close();
+    },
+  };
 }
 
 export interface Dockercri {

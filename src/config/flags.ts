@@ -50,7 +50,8 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal
 function checkEndpoint(value: string): string | undefined {
   if (value.startsWith('unix://') && value.length > 'unix://'.length) return undefined;
   if (value.startsWith('/')) return undefined;
-  return `must be unix:///path/to/socket`;
+  if (/^fd:\/\/[A-Za-z0-9_.-]*$/.test(value)) return undefined;
+  return `must be unix:///path/to/socket, or fd:// for a socket systemd passes`;
 }
 
 function checkDockerEndpoint(value: string): string | undefined {
@@ -72,7 +73,7 @@ function checkBindAddr(value: string): string | undefined {
 }
 
 const FLAGS: FlagSpec[] = [
-  { name: 'container-runtime-endpoint', key: 'containerRuntimeEndpoint', type: 'string', default: 'unix:///var/run/cri-dockerd.sock', check: checkEndpoint, help: 'The endpoint dockercri serves the CRI on (unix:///path).' },
+  { name: 'container-runtime-endpoint', key: 'containerRuntimeEndpoint', type: 'string', default: 'unix:///var/run/cri-dockerd.sock', check: checkEndpoint, help: 'The endpoint dockercri serves the CRI on: unix:///path, or fd:// for the socket systemd passes (socket activation).' },
   { name: 'docker-endpoint', key: 'dockerEndpoint', type: 'string', default: 'unix:///var/run/docker.sock', check: checkDockerEndpoint, help: 'The Docker Engine API endpoint.' },
   { name: 'pod-infra-container-image', key: 'podInfraContainerImage', type: 'string', default: 'registry.k8s.io/pause:3.10', check: (v) => (v.trim() === '' ? 'must not be empty' : undefined), help: 'The image whose container holds each pod\'s namespaces.' },
   { name: 'cri-dockerd-root-directory', key: 'criDockerdRootDirectory', type: 'string', default: '/var/lib/cri-dockerd', check: (v) => (v.startsWith('/') ? undefined : 'must be an absolute path'), help: 'Where sandbox checkpoints are kept (shared with cri-dockerd).' },

@@ -2,7 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { CriError, Code, codeName, toCriError } from '../errors.js';
 import { ImageServiceMethods, RuntimeServiceMethods, type ImageServiceHandlers, type MethodSpec, type RuntimeServiceHandlers } from '../gen/services.js';
 import type { Logger } from '../log.js';
-import { prepareSocketPath, restrictSocket, socketPath } from './socket.js';
+import type { Server as NetServer } from 'node:net';
+import { withValidAuthority } from './authority.js';
+import { forgetActivationEnv, listen, listenTarget } from './listener.js';
 
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -130,7 +132,8 @@ export const imageServiceDefinition = definition(ImageServiceMethods);
 export class CriServer {
   private readonly server: grpc.Server;
   readonly tracker = new CallTracker();
-  private path = '';
+  private listener: NetServer | undefined;
+  private serving = false;
 
   constructor(handlers: CriHandlers, private readonly log: Logger) {
     this.server = new grpc.Server({
@@ -141,19 +144,34 @@ export class CriServer {
     this.server.addService(imageServiceDefinition, buildService(ImageServiceMethods, handlers.image, log, this.tracker));
   }
 
-  /** Binds the unix socket of `endpoint` (replacing a stale one) with mode 0660. */
+  /** Whether calls are being accepted (false before listen and once shutdown began). */
+  get isServing(): boolean {
+    return this.serving;
+  }
+
+  /**
+   * Serves `endpoint`: a unix:// path (mode 0660, a stale socket replaced, a live one refused) or
+   * fd:// for a socket systemd passed. dockercri accepts the connections itself and hands them to
+   * grpc-js, so that it can mend the :authority older gRPC clients send (see authority.ts).
+   */
   async listen(endpoint: string): Promise<void> {
-    this.path = socketPath(endpoint);
-    await prepareSocketPath(this.path);
-    await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(`unix://${this.path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    const target = listenTarget(endpoint);
+    forgetActivationEnv();
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.listener = await listen(target, (socket) => {
+      socket.on('error', (err) => this.log.debug({ err: err.message }, 'client connection error'));
+      injector.injectConnection(
+        withValidAuthority(socket, () => this.log.debug('client sends the socket path as :authority; its header blocks are rewritten')),
+      );
     });
-    await restrictSocket(this.path);
-    this.log.info({ socket: this.path }, 'serving the CRI');
+    this.serving = true;
+    this.log.info(target.kind === 'path' ? { socket: target.path } : { socket: target.name, activation: 'systemd' }, 'serving the CRI');
   }
 
   /** Stops accepting calls, lets in-flight ones finish (up to `graceMs`), then closes. */
   async shutdown(graceMs: number): Promise<void> {
+    this.serving = false;
+    this.listener?.close();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     if ((await Promise.race([drained, timer])) === 'timeout') {
