@@ -13,7 +13,7 @@ DOCKERD_LOG=/var/log/dockercri-dockerd.log
 DOCKERD_MARKER=$STATE_DIR/dockerd.started
 DOCKERD_WAIT_S=60
 
-PACKAGES=(docker.io docker-registry busybox-static containernetworking-plugins socat gcc
+PACKAGES=(docker.io docker-registry busybox-static containernetworking-plugins socat gcc systemd
           apache2-utils iproute2 iptables util-linux curl)
 
 # shellcheck source=scripts/lib.sh
