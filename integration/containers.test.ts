@@ -351,7 +351,9 @@ describe('ListContainers and StreamContainers', () => {
     expect(one.podSandboxId).toBe(podA.sandboxId);
     expect(one.state).toBe(State.RUNNING);
     expect(one.image?.image).toBe(BUSYBOX);
-    expect(one.imageRef).toBeTruthy();
+    // kubelet's image GC matches this against ListImages' ids
+    const busyboxId = (await cri.images.ImageStatus({ image: { image: BUSYBOX } })).image?.id;
+    expect(one.imageRef).toBe(busyboxId);
     expect({ ...one.labels }).toEqual({ [TEST_LABEL]: run, group, tier: 'one' });
     expect({ ...one.annotations }).toEqual({ note: 'a' });
     expect(ns(one.createdAt)).toBeGreaterThan(0n);

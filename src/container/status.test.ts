@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerInspect } from '../docker/client.js';
-import { ContainerState, toContainerStatus } from './status.js';
+import { ContainerState, toContainer, toContainerStatus } from './status.js';
 
 const inspect = (state: Record<string, unknown>): ContainerInspect =>
   ({
@@ -40,5 +40,13 @@ describe('toContainerStatus', () => {
   it('has no start or finish time while created', () => {
     const s = toContainerStatus(inspect({ Status: 'created', StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z' }), { labels: {} }, undefined);
     expect([String(s.startedAt), String(s.finishedAt)]).toEqual(['0', '0']);
+  });
+});
+
+describe('toContainer', () => {
+  it('lists the image ID as imageRef, which kubelet\'s image GC matches against ListImages', () => {
+    const c = toContainer(inspect({ Status: 'running' }), { labels: {}, repoDigests: ['busybox@sha256:' + 'b'.repeat(64)] });
+    expect(c.imageRef).toBe('sha256:' + 'a'.repeat(64));
+    expect(c.imageId).toBe('sha256:' + 'a'.repeat(64));
   });
 });

@@ -119,7 +119,9 @@ export function toContainer(inspect: ContainerInspect, image: ImageFacts): runti
     podSandboxId: inspect.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '',
     metadata: containerMetadata(inspect),
     image: { image: inspect.Config?.Image ?? '' },
-    imageRef: imageRef(inspect.Image, image.repoDigests),
+    // the image ID, as cri-dockerd and containerd list it: kubelet's image GC marks an image in use
+    // by comparing this with the ids ListImages gives, so a repo digest here would let it delete
+    imageRef: inspect.Image,
     imageId: inspect.Image,
     state: containerState(inspect),
     createdAt: createdAt(inspect),
