@@ -25,6 +25,7 @@ import { RuntimeInfoService, RuntimeSettings } from './runtime/service.js';
 import { CriServer } from './server/server.js';
 import { SocketInUseError } from './server/socket.js';
 import { DOCKERCRI_VERSION } from './version.js';
+import { runDoctor } from './doctor/index.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 /** The oom_score_adj kubelet's dockershim gave pause containers. */
@@ -183,7 +184,12 @@ async function serve(config: Config, log: Logger): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const parsed = parseFlags(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'doctor') {
+    process.exitCode = await runDoctor(argv.slice(1));
+    return;
+  }
+  const parsed = parseFlags(argv);
   switch (parsed.kind) {
     case 'error':
       process.stderr.write(`dockercri: ${parsed.message}\n`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from './duration.js';
-import { type Config, helpText, parseFlags } from './flags.js';
+import { type Config, flagsHelp, helpText, parseFlags } from './flags.js';
 
 function run(argv: string[]): Config {
   const result = parseFlags(argv);
@@ -114,6 +114,13 @@ describe('parseFlags help and version', () => {
 
   it('--version=false runs', () => {
     expect(parseFlags(['--version=false']).kind).toBe('run');
+  });
+
+  it('the help text names the doctor subcommand and carries the flag lines doctor --help reuses', () => {
+    const text = helpText();
+    expect(text).toContain('dockercri doctor [flags]');
+    for (const line of flagsHelp()) expect(text).toContain(line);
+    expect(flagsHelp().some((l) => l.startsWith('      --cni-bin-dir string\n'))).toBe(true);
   });
 
   it('the help text lists every flag with its cri-dockerd default', () => {

@@ -182,20 +182,25 @@ function normalizeLevel(level: string): Config['logLevel'] {
   return l as Config['logLevel'];
 }
 
-export function helpText(): string {
-  const rows = FLAGS.map((f) => {
+/** The help lines of every daemon flag (shared with `dockercri doctor --help`). */
+export function flagsHelp(): string[] {
+  return FLAGS.map((f) => {
     const arg = f.type === 'bool' ? '' : ` ${f.type}`;
     const def = f.default !== undefined && f.default !== '' && f.type !== 'bool' ? ` (default ${f.type === 'duration' ? formatDuration(parseDuration(f.default) ?? 0) : JSON.stringify(f.default)})` : '';
     return `      --${f.name}${arg}\n          ${f.help}${def}`;
   });
+}
+
+export function helpText(): string {
   return [
     'dockercri: a Kubernetes CRI (runtime.v1) runtime on Docker Engine, a drop-in replacement for cri-dockerd.',
     '',
     'Usage:',
     '  dockercri [flags]',
+    '  dockercri doctor [flags]   check this node before pointing kubelet at dockercri (see doctor --help)',
     '',
     'Flags:',
-    ...rows,
+    ...flagsHelp(),
     '',
   ].join('\n');
 }

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CniNetwork, loadDefaultNetwork, parseNetworkConfig } from './cni-config.js';
+import { type CniNetwork, loadDefaultNetwork, parseNetworkConfig, scanNetworkConfigs } from './cni-config.js';
 
 const BRIDGE = { type: 'bridge', bridge: 'cni0', isGateway: true, ipam: { type: 'host-local', subnet: '10.22.0.0/16' } };
 const CONFLIST = { cniVersion: '1.0.0', name: 'k8s-pod-network', plugins: [BRIDGE, { type: 'portmap', capabilities: { portMappings: true } }] };
@@ -157,5 +157,21 @@ describe('loadDefaultNetwork', () => {
     const missing = join(dir, 'net.d');
     const got = await loadDefaultNetwork(missing);
     expect(got).toEqual({ ok: false, reason: 'NetworkPluginNotReady', message: `cni config uninitialized: cannot read ${missing} (ENOENT)` });
+  });
+
+  it('scanNetworkConfigs gives every candidate in lexical order, past the first valid one', async () => {
+    await put('20-good.conflist', CONFLIST);
+    await put('10-broken.conflist', '{ not json');
+    await put('30-also.conf', CONF);
+    await put('README.md', 'not a candidate');
+    const got = await scanNetworkConfigs(dir);
+    expect(got.ok).toBe(true);
+    if (!got.ok) return;
+    expect(got.candidates.map((c) => [c.name, 'network' in c ? c.network.name : c.problem.slice(0, 8)])).toEqual([
+      ['10-broken.conflist', 'not JSON'],
+      ['20-good.conflist', 'k8s-pod-network'],
+      ['30-also.conf', 'mynet'],
+    ]);
+    expect(await scanNetworkConfigs(join(dir, 'absent'))).toEqual({ ok: false, code: 'ENOENT' });
   });
 });

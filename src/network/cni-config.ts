@@ -54,31 +54,51 @@ export function parseNetworkConfig(file: string, text: string): CniNetwork | str
   return { name: list.name, cniVersion, plugins: list.plugins as CniPluginConf[], file, raw: { ...list, cniVersion } };
 }
 
+/** One candidate file of the conf dir: the network it holds, or why it is unusable. */
+export type ConfigCandidate = { name: string; file: string; network: CniNetwork } | { name: string; file: string; problem: string };
+
+/** The candidate file names of `confDir` in the order they are tried, or the errno code of a failed read. */
+async function candidateNames(confDir: string): Promise<string[] | { code: string }> {
+  try {
+    return (await readdir(confDir)).filter((n) => EXTENSIONS.has(extname(n))).sort();
+  } catch (err) {
+    return { code: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
+}
+
+async function readCandidate(confDir: string, name: string): Promise<ConfigCandidate> {
+  const file = join(confDir, name);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { name, file, problem: (err as NodeJS.ErrnoException).code ?? 'unreadable' };
+  }
+  if (text.length > MAX_CONF_BYTES) return { name, file, problem: 'larger than 1 MiB' };
+  const parsed = parseNetworkConfig(file, text);
+  return typeof parsed === 'string' ? { name, file, problem: parsed } : { name, file, network: parsed };
+}
+
+/** Every candidate file of `confDir` in lexical order with its outcome (for `dockercri doctor`). */
+export async function scanNetworkConfigs(confDir: string): Promise<{ ok: true; candidates: ConfigCandidate[] } | { ok: false; code: string }> {
+  const names = await candidateNames(confDir);
+  if (!Array.isArray(names)) return { ok: false, code: names.code };
+  const candidates: ConfigCandidate[] = [];
+  for (const name of names) candidates.push(await readCandidate(confDir, name));
+  return { ok: true, candidates };
+}
+
 /** Loads the default network from `confDir`, or says why there is none. */
 export async function loadDefaultNetwork(confDir: string): Promise<CniLoad> {
-  let names: string[];
-  try {
-    names = (await readdir(confDir)).filter((n) => EXTENSIONS.has(extname(n))).sort();
-  } catch (err) {
-    return { ok: false, reason: 'NetworkPluginNotReady', message: `cni config uninitialized: cannot read ${confDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  const names = await candidateNames(confDir);
+  if (!Array.isArray(names)) {
+    return { ok: false, reason: 'NetworkPluginNotReady', message: `cni config uninitialized: cannot read ${confDir} (${names.code})` };
   }
   const problems: string[] = [];
   for (const name of names) {
-    const file = join(confDir, name);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      problems.push(`${name}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-      continue;
-    }
-    if (text.length > MAX_CONF_BYTES) {
-      problems.push(`${name}: larger than 1 MiB`);
-      continue;
-    }
-    const parsed = parseNetworkConfig(file, text);
-    if (typeof parsed === 'string') problems.push(`${name}: ${parsed}`);
-    else return { ok: true, network: parsed };
+    const candidate = await readCandidate(confDir, name);
+    if ('network' in candidate) return { ok: true, network: candidate.network };
+    problems.push(`${name}: ${candidate.problem}`);
   }
   const detail = problems.length > 0 ? ` (${problems.join('; ')})` : '';
   return { ok: false, reason: 'NetworkPluginNotReady', message: `cni config uninitialized: no valid network config in ${confDir}${detail}` };
