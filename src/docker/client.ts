@@ -5,6 +5,7 @@ import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineFacts } from './engine-features.js';
 import { engineMessage, fromDocker, isUnreachable, statusOf } from './errors.js';
+import { PullWatch } from './pull-watch.js';
 
 export type ImageInspect = Docker.ImageInspectInfo;
 export type ContainerInspect = Docker.ContainerInspectInfo;
@@ -388,10 +389,10 @@ export class DockerClient {
       abort.abort();
     };
     const onCallerAbort = (): void => cancel(new CriError(Code.CANCELLED, `${what}: cancelled by the caller`));
-    let lastProgress = Date.now();
+    const watch = new PullWatch(Date.now());
     // The deadline runs from the request on: the Engine sends no response headers until the registry answers.
     const timer = setInterval(() => {
-      if (Date.now() - lastProgress >= opts.progressDeadlineMs) {
+      if (watch.stalled(Date.now(), opts.progressDeadlineMs)) {
         cancel(new CriError(Code.DEADLINE_EXCEEDED, `${what}: cancelled, no progress for ${opts.progressDeadlineMs / 1000}s (--image-pull-progress-deadline)`));
       }
     }, Math.min(1000, Math.max(50, opts.progressDeadlineMs / 4)));
@@ -423,7 +424,7 @@ export class DockerClient {
         };
         stream.setEncoding('utf8');
         stream.on('data', (chunk: string) => {
-          lastProgress = Date.now();
+          watch.touch(Date.now());
           buffered += chunk;
           let nl: number;
           while ((nl = buffered.indexOf('\n')) !== -1) {
@@ -440,6 +441,7 @@ export class DockerClient {
               failed ??= pullError({ message: msg.errorDetail?.message ?? msg.error }, what);
               continue;
             }
+            watch.seen({ status: msg.status ?? '', id: msg.id }, Date.now());
             opts.onProgress?.({ status: msg.status ?? '', id: msg.id, current: msg.progressDetail?.current, total: msg.progressDetail?.total });
           }
         });
