@@ -4,6 +4,7 @@ import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
 import { NameConflict, type ContainerInspect, type DockerClient } from '../docker/client.js';
 import type { ContainerIndex } from '../docker/container-index.js';
+import { cdiEnabled, recursiveReadOnlyGap } from '../docker/engine-features.js';
 import type { ImageLabels } from '../docker/image-labels.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, parseName, randomizedName } from '../docker/naming.js';
 import type { Logger } from '../log.js';
@@ -103,6 +104,10 @@ export class ContainerService {
       hostIpc: hc.IpcMode === 'host',
       runtime: hc.Runtime || undefined,
     };
+    // the Engine is asked about its runtimes only when the config needs one of their features
+    const needsRro = (config.mounts ?? []).some((m) => m.recursiveReadOnly);
+    const needsCdi = (config.CDIDevices ?? []).length > 0;
+    const engine = needsRro || needsCdi ? await this.docker.engineFacts() : undefined;
     const body = containerCreateBody(config, facts, {
       image: { id: image.Id, entrypoint: image.Config?.Entrypoint as string[] | null | undefined, cmd: image.Config?.Cmd, user: image.Config?.User },
       apiVersion: await this.opts.apiVersion(),
@@ -111,7 +116,8 @@ export class ContainerService {
       hostCapsComplete: this.opts.hostCapsComplete,
       heldCapabilities: this.opts.heldCapabilities,
       seccompProfileJson,
-      cdiSupported: false,
+      recursiveReadOnlyGap: engine && needsRro ? recursiveReadOnlyGap(engine, facts.runtime ?? engine.defaultRuntime) : undefined,
+      cdiSupported: engine !== undefined && cdiEnabled(engine),
       targetDockerId,
     });
     // kubelet names the image as it pulled it; Docker records it as given, so status shows that name

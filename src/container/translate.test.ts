@@ -313,7 +313,17 @@ describe('mountBindings', () => {
   it('refuses recursive read-only where the Engine cannot enforce it', () => {
     const err = criError(() => mountBindings([m({ readonly: true, recursiveReadOnly: true })], '1.43'));
     expect(err.code).toBe(Code.FAILED_PRECONDITION);
-    expect(err.message).toMatch(/recursive read-only mounts need Docker Engine API 1.44.*speaks 1.43/);
+    expect(err.message).toMatch(/RROUnsupported.*need Docker Engine API 1.44.*speaks 1.43/);
+  });
+
+  it('refuses recursive read-only where the sandbox runtime cannot do it, even on API 1.44', () => {
+    const err = criError(() => mountBindings([m({ readonly: true, recursiveReadOnly: true })], '1.44', 'Docker runtime "kata" does not offer the "rro" mount option'));
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toMatch(/mount at \/data: .*RROUnsupported.*"kata" does not offer/);
+  });
+
+  it('a runtime gap does not touch mounts that ask for no recursion', () => {
+    expect(mountBindings([m({ readonly: true })], '1.44', 'no rro here').Mounts[0]?.BindOptions?.ReadOnlyNonRecursive).toBe(true);
   });
 });
 
@@ -702,6 +712,7 @@ describe('containerCreateBody', () => {
   it.each<[string, runtime.v1.IContainerConfig, Partial<ContainerCreateOptions>, Code, RegExp]>([
     ['CDI devices on an Engine without CDI', minimal({ CDIDevices: [{ name: 'nvidia.com/gpu=all' }] }), {}, Code.FAILED_PRECONDITION, /CDI enabled/],
     ['recursive read-only on Engine 20.10', minimal({ mounts: [{ containerPath: '/cfg', hostPath: '/etc/app', readonly: true, recursiveReadOnly: true }] }), {}, Code.FAILED_PRECONDITION, /API 1.44/],
+    ['recursive read-only with a runtime lacking rro', minimal({ mounts: [{ containerPath: '/cfg', hostPath: '/etc/app', readonly: true, recursiveReadOnly: true }] }), { apiVersion: '1.44', recursiveReadOnlyGap: 'they need Linux 5.12 or newer' }, Code.FAILED_PRECONDITION, /Linux 5.12/],
     ['nothing to run', minimal(), { image: { id: IMAGE_ID } }, Code.INVALID_ARGUMENT, /nothing to run/],
   ])('fails for %s', (_, config, optsOver, code, message) => {
     const err = criError(() => containerCreateBody(config, sandbox(), options(optsOver)));

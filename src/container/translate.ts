@@ -8,6 +8,9 @@ import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, container
 import { NamespaceMode, cgroupParent } from '../sandbox/translate.js';
 import { apparmorChoice, apparmorOpts, dockerUser, privilegedOptions, seccompChoice, seccompOpts, selinuxOpts } from '../security/translate.js';
 import { int64 } from '../util/time.js';
+import { apiAtLeast } from '../docker/engine-features.js';
+
+export { apiAtLeast };
 
 type HostConfig = NonNullable<ContainerCreateBody['HostConfig']>;
 
@@ -47,6 +50,8 @@ export interface ContainerCreateOptions {
   heldCapabilities: readonly string[];
   /** Content of the Localhost seccomp profile, read by the caller; required for one. */
   seccompProfileJson?: string;
+  /** Why the sandbox's Docker runtime cannot mount recursively read-only; undefined when it can. */
+  recursiveReadOnlyGap?: string;
   /** Whether the Engine has CDI enabled (Docker 25 and newer, "cdi" feature). */
   cdiSupported: boolean;
   /** The Docker ID of namespace_options.target_id, resolved by the caller; else target_id as given. */
@@ -73,18 +78,6 @@ const CDI_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*\/[a-zA-Z0-9][a-zA-Z0-9_.-]*=[a-zA-
 const SWAP_MAX = 'memory.swap.max';
 const OOM_SCORE_ADJ_MIN = -1000;
 const OOM_SCORE_ADJ_MAX = 1000;
-
-/** Whether an Engine API version ("1.41") is at least `min`. */
-export function apiAtLeast(apiVersion: string, min: string): boolean {
-  const have = apiVersion.split('.').map(Number);
-  const want = min.split('.').map(Number);
-  for (let i = 0; i < Math.max(have.length, want.length); i++) {
-    const h = have[i] ?? 0;
-    const w = want[i] ?? 0;
-    if (h !== w) return h > w;
-  }
-  return true;
-}
 
 const hasDotDot = (p: string): boolean => p.split('/').includes('..');
 
@@ -222,15 +215,16 @@ function validateMounts(mounts: readonly runtime.v1.IMount[]): void {
  * ones, unless they are relabeled: a relabel only a bind string can ask for outweighs submounts
  * also turning read-only.
  */
-export function mountBindings(mounts: readonly runtime.v1.IMount[] | null | undefined, apiVersion: string): { Binds: string[]; Mounts: BindMount[] } {
+export function mountBindings(mounts: readonly runtime.v1.IMount[] | null | undefined, apiVersion: string, recursiveReadOnlyGap?: string): { Binds: string[]; Mounts: BindMount[] } {
   const out: { Binds: string[]; Mounts: BindMount[] } = { Binds: [], Mounts: [] };
   const recursionControl = apiAtLeast(apiVersion, API_READ_ONLY_RECURSION);
   for (const m of mounts ?? []) {
     const source = m.hostPath ?? '';
     const target = m.containerPath ?? '';
     const propagation = mountPropagation(m.propagation);
-    if (m.recursiveReadOnly && !recursionControl) {
-      throw new CriError(Code.FAILED_PRECONDITION, `CreateContainer: mount at ${target}: recursive read-only mounts need Docker Engine API ${API_READ_ONLY_RECURSION} (Engine 25) or newer; this Engine speaks ${apiVersion}`);
+    if (m.recursiveReadOnly && (!recursionControl || recursiveReadOnlyGap !== undefined)) {
+      const why = recursionControl ? (recursiveReadOnlyGap as string) : `they need Docker Engine API ${API_READ_ONLY_RECURSION} (Engine 25) or newer; this Engine speaks ${apiVersion}`;
+      throw new CriError(Code.FAILED_PRECONDITION, `CreateContainer: mount at ${target}: recursive read-only mounts are unsupported here (RROUnsupported): ${why}`);
     }
     const viaMounts = m.recursiveReadOnly || hasColon(m) || (m.readonly && recursionControl && !m.selinuxRelabel);
     if (!viaMounts) {
@@ -537,7 +531,7 @@ export function containerCreateBody(config: runtime.v1.IContainerConfig, sandbox
 
   const sc = config.linux?.securityContext;
   const { User, ...security } = securityOptions(sc, opts);
-  const { Binds, Mounts } = mountBindings(config.mounts, opts.apiVersion);
+  const { Binds, Mounts } = mountBindings(config.mounts, opts.apiVersion, opts.recursiveReadOnlyGap);
   const devices = deviceMappings(config.devices);
   const deviceRequests = cdiDeviceRequests(config.CDIDevices, opts.cdiSupported);
 

@@ -3,7 +3,9 @@ import type { Duplex, Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
 import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { EngineFacts } from './engine-features.js';
 import { engineMessage, fromDocker, isUnreachable, statusOf } from './errors.js';
+import { PullWatch } from './pull-watch.js';
 
 export type ImageInspect = Docker.ImageInspectInfo;
 export type ContainerInspect = Docker.ContainerInspectInfo;
@@ -41,6 +43,11 @@ export interface EngineInfo {
   storageDriver: string;
   runtimes: string[];
   defaultRuntime: string;
+  /** Each runtime's status (API 1.44 and newer publish the OCI runtime's features there). */
+  runtimeStatus: Record<string, Record<string, string>>;
+  /** Where the Engine reads CDI specs; empty when CDI is off or the Engine predates it. */
+  cdiSpecDirs: string[];
+  kernelVersion: string;
   raw: Record<string, unknown>;
 }
 
@@ -67,6 +74,15 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   signal?: AbortSignal;
 }
+
+/** The facts of engine-features.ts from the Engine's version and info answers. */
+export const engineFacts = (apiVersion: string, info: EngineInfo): EngineFacts => ({
+  apiVersion,
+  runtimes: info.runtimeStatus,
+  defaultRuntime: info.defaultRuntime,
+  cdiSpecDirs: info.cdiSpecDirs,
+  kernelRelease: info.kernelVersion,
+});
 
 function endpointOptions(endpoint: string): Docker.DockerOptions {
   if (endpoint.startsWith('unix://')) return { socketPath: endpoint.slice('unix://'.length) };
@@ -111,7 +127,9 @@ export class DockerClient {
   async info(): Promise<EngineInfo> {
     try {
       const raw = (await this.api.info()) as Record<string, unknown>;
-      const runtimes = Object.keys((raw.Runtimes as Record<string, unknown> | undefined) ?? {});
+      const declared = (raw.Runtimes as Record<string, { status?: Record<string, string> } | null> | undefined) ?? {};
+      const runtimes = Object.keys(declared);
+      const runtimeStatus = Object.fromEntries(runtimes.map((name) => [name, { ...(declared[name]?.status ?? {}) }]));
       return {
         cgroupDriver: raw.CgroupDriver === 'systemd' ? 'systemd' : 'cgroupfs',
         cgroupVersion: String(raw.CgroupVersion ?? '1'),
@@ -119,11 +137,20 @@ export class DockerClient {
         storageDriver: String(raw.Driver ?? ''),
         runtimes,
         defaultRuntime: String(raw.DefaultRuntime ?? 'runc'),
+        runtimeStatus,
+        cdiSpecDirs: Array.isArray(raw.CDISpecDirs) ? raw.CDISpecDirs.map(String) : [],
+        kernelVersion: String(raw.KernelVersion ?? ''),
         raw,
       };
     } catch (err) {
       throw fromDocker(err, 'read Docker Engine info');
     }
+  }
+
+  /** The Engine facts that decide which runtime features dockercri can offer. */
+  async engineFacts(): Promise<EngineFacts> {
+    const [version, info] = await Promise.all([this.version(), this.info()]);
+    return engineFacts(version.apiVersion, info);
   }
 
   async listImages(): Promise<ImageSummary[]> {
@@ -362,10 +389,10 @@ export class DockerClient {
       abort.abort();
     };
     const onCallerAbort = (): void => cancel(new CriError(Code.CANCELLED, `${what}: cancelled by the caller`));
-    let lastProgress = Date.now();
+    const watch = new PullWatch(Date.now());
     // The deadline runs from the request on: the Engine sends no response headers until the registry answers.
     const timer = setInterval(() => {
-      if (Date.now() - lastProgress >= opts.progressDeadlineMs) {
+      if (watch.stalled(Date.now(), opts.progressDeadlineMs)) {
         cancel(new CriError(Code.DEADLINE_EXCEEDED, `${what}: cancelled, no progress for ${opts.progressDeadlineMs / 1000}s (--image-pull-progress-deadline)`));
       }
     }, Math.min(1000, Math.max(50, opts.progressDeadlineMs / 4)));
@@ -397,7 +424,7 @@ export class DockerClient {
         };
         stream.setEncoding('utf8');
         stream.on('data', (chunk: string) => {
-          lastProgress = Date.now();
+          watch.touch(Date.now());
           buffered += chunk;
           let nl: number;
           while ((nl = buffered.indexOf('\n')) !== -1) {
@@ -414,6 +441,7 @@ export class DockerClient {
               failed ??= pullError({ message: msg.errorDetail?.message ?? msg.error }, what);
               continue;
             }
+            watch.seen({ status: msg.status ?? '', id: msg.id }, Date.now());
             opts.onProgress?.({ status: msg.status ?? '', id: msg.id, current: msg.progressDetail?.current, total: msg.progressDetail?.total });
           }
         });

@@ -9,7 +9,7 @@ import { msToNs } from '../util/time.js';
 import { toRegistryAuth } from './auth.js';
 import { UsageCache } from './fs-usage.js';
 import { MAX_REFERENCE_LENGTH, isImageId, parseReference, pullTarget } from './reference.js';
-import { refersToId, toCriImage } from './translate.js';
+import { isPinnedImage, refersToId, toCriImage } from './translate.js';
 
 export interface ImageServiceOptions {
   podInfraContainerImage: string;
@@ -39,9 +39,8 @@ export class ImageService implements ImageServiceHandlers {
 
   constructor(private readonly docker: DockerClient, private readonly opts: ImageServiceOptions, private readonly log: Logger) {}
 
-  private isPinned(image: { RepoTags?: string[] | null }): boolean {
-    const pause = this.opts.podInfraContainerImage;
-    return (image.RepoTags ?? []).some((t) => t === pause || `docker.io/${t}` === pause || `docker.io/library/${t}` === pause);
+  private isPinned(image: { RepoTags?: string[] | null; RepoDigests?: string[] | null }): boolean {
+    return isPinnedImage(image, this.opts.podInfraContainerImage);
   }
 
   private async allImages(): Promise<runtime.v1.IImage[]> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { runtime } from '../gen/api.js';
-import { type DockerImageLike, imageUser, refersToId, toCriImage } from './translate.js';
+import { type DockerImageLike, imageUser, isPinnedImage, refersToId, toCriImage } from './translate.js';
 
 const HEX = '0123456789abcdef'.repeat(4);
 const ID = `sha256:${HEX}`;
@@ -102,5 +102,27 @@ describe('refersToId', () => {
   it('accepts an image ID given without its prefix', () => {
     expect(refersToId(HEX.slice(0, 6), HEX)).toBe(true);
     expect(refersToId(`sha256:${HEX.slice(0, 6)}`, HEX)).toBe(true);
+  });
+});
+
+describe('isPinnedImage', () => {
+  const DIGEST = `sha256:${'a'.repeat(64)}`;
+  const pause = { RepoTags: ['registry.k8s.io/pause:3.10'], RepoDigests: [`registry.k8s.io/pause@${DIGEST}`] };
+  const hubPause = { RepoTags: ['pause:3.10', 'mirror.local/pause:3.10'], RepoDigests: [] };
+  it.each<[string, Pick<DockerImageLike, 'RepoTags' | 'RepoDigests'>, string, boolean]>([
+    ['the flag as the tag reads', pause, 'registry.k8s.io/pause:3.10', true],
+    ['the flag by digest', pause, `registry.k8s.io/pause@${DIGEST}`, true],
+    ['another tag of the same repository', pause, 'registry.k8s.io/pause:3.9', false],
+    ['another registry', pause, 'mirror.local/pause:3.10', false],
+    ['a Docker Hub image named in full', hubPause, 'docker.io/library/pause:3.10', true],
+    ['a Docker Hub image named with docker.io/ only', hubPause, 'docker.io/pause:3.10', true],
+    ['a Docker Hub image named short', hubPause, 'pause:3.10', true],
+    ['no tag in the flag means latest', { RepoTags: ['pause:latest'], RepoDigests: [] }, 'pause', true],
+    ['no tag in the flag is not another tag', hubPause, 'pause', false],
+    ['an untagged image', { RepoTags: ['<none>:<none>'], RepoDigests: [] }, 'pause:3.10', false],
+    ['no tags at all', { RepoTags: null, RepoDigests: null }, 'pause:3.10', false],
+    ['a flag that is no reference', pause, 'Not A Reference', false],
+  ])('%s: %s', (_, image, flag, expected) => {
+    expect(isPinnedImage(image, flag)).toBe(expected);
   });
 });

@@ -1,5 +1,6 @@
 // Docker image objects → CRI Image messages. Pure: no I/O.
 import type { runtime } from '../gen/api.js';
+import { parseReference } from './reference.js';
 
 export interface DockerImageLike {
   Id: string;
@@ -39,4 +40,25 @@ export function refersToId(ref: string, imageId: string): boolean {
   const hex = imageId.replace(/^sha256:/, '');
   const r = ref.replace(/^sha256:/, '');
   return /^[a-f0-9]+$/.test(r) && r.length >= 1 && hex.startsWith(r);
+}
+
+/** A reference as one comparable string: "docker.io/library/pause:3.10" or "<name>@<digest>". */
+function canonical(ref: string): string | undefined {
+  try {
+    const r = parseReference(ref);
+    return r.digest ? `${r.familiar}@${r.digest}` : `${r.familiar}:${r.tag ?? 'latest'}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the image is the pod infra image, which kubelet's image GC must keep (CRI's `pinned`).
+ * The flag may name it by tag or by digest, in short or full form ("pause:3.10",
+ * "docker.io/library/pause:3.10", "registry.k8s.io/pause@sha256:…").
+ */
+export function isPinnedImage(image: Pick<DockerImageLike, 'RepoTags' | 'RepoDigests'>, podInfraImage: string): boolean {
+  const wanted = canonical(podInfraImage);
+  if (wanted === undefined) return false;
+  return [...real(image.RepoTags), ...real(image.RepoDigests)].some((ref) => ref === podInfraImage || canonical(ref) === wanted);
 }

@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import type { Config } from '../config/flags.js';
-import type { DockerClient } from '../docker/client.js';
+import { engineFacts, type DockerClient } from '../docker/client.js';
+import { runtimeHandlers } from '../docker/engine-features.js';
 import { runtime } from '../gen/api.js';
 import type { Logger } from '../log.js';
 import type { PodNetwork } from '../network/pod-network.js';
@@ -34,10 +35,11 @@ export class RuntimeInfoService {
   async Status(request: runtime.v1.StatusRequest): Promise<runtime.v1.IStatusResponse> {
     const conditions: runtime.v1.IRuntimeCondition[] = [];
     let engine: { version: string; apiVersion: string } | undefined;
-    let runtimes: string[] = [];
+    let handlers: runtime.v1.IRuntimeHandler[] = [];
     try {
-      engine = await this.docker.version();
-      runtimes = (await this.docker.info()).runtimes;
+      const [version, info] = await Promise.all([this.docker.version(), this.docker.info()]);
+      engine = version;
+      handlers = runtimeHandlers(engineFacts(version.apiVersion, info));
       conditions.push({ type: 'RuntimeReady', status: true, reason: '', message: '' });
     } catch (err) {
       conditions.push({ type: 'RuntimeReady', status: false, reason: 'DockerDaemonNotReady', message: `docker: failed to get docker version: ${(err as Error).message}` });
@@ -45,7 +47,7 @@ export class RuntimeInfoService {
     conditions.push(await this.networkCondition());
     const response: runtime.v1.IStatusResponse = {
       status: { conditions },
-      runtimeHandlers: [{ name: '', features: { recursiveReadOnlyMounts: false, userNamespaces: false } }, ...runtimes.map((name) => ({ name, features: { recursiveReadOnlyMounts: false, userNamespaces: false } }))],
+      runtimeHandlers: handlers,
       features: { supplementalGroupsPolicy: false },
     };
     if (request.verbose) {
