@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { V1_FILES, V2_FILES, containerCgroupPath, expandSlice, nanoCores, parseFlatKeyed, parseNetDev, parseSingle, podCgroupPath, sampleV1, sampleV2, sumSamples } from './cgroup.js';
+import { V1_DETAIL_FILES, V1_FILES, V2_FILES, containerCgroupPath, detailV1, detailV2, expandSlice, nanoCores, parseFlatKeyed, parseNetDev, parseSingle, podCgroupPath, sampleV1, sampleV2, sumDetails, sumSamples } from './cgroup.js';
 
 const fixture = (path: string): string => readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8');
-const v1Files = Object.fromEntries(Object.values(V1_FILES).flat().map((f) => [f, (() => { try { return fixture(`v1/${f}`); } catch { return undefined; } })()]));
+const v1Files = Object.fromEntries([...Object.values(V1_FILES), ...Object.values(V1_DETAIL_FILES)].flat().map((f) => [f, (() => { try { return fixture(`v1/${f}`); } catch { return undefined; } })()]));
 const v2Files = Object.fromEntries(V2_FILES.map((f) => [f, fixture(`v2/${f}`)]));
 
 describe('cgroup paths', () => {
@@ -99,6 +99,73 @@ describe('sampleV2 on hand-made files in the kernel documentation\'s formats', (
   });
 });
 
+describe('detailV1 on the captured files', () => {
+  const d = detailV1(v1Files);
+  it('turns cpuacct.stat ticks into nanoseconds and reads the page cache, failcnt', () => {
+    expect(d.cpuUserNs).toBe(1165n * 10_000_000n);
+    expect(d.cpuSystemNs).toBe(3n * 10_000_000n);
+    expect(d.cache).toBe(8388608n);
+    expect(d.mappedFile).toBe(0n);
+    expect(d.failcnt).toBe(0n);
+  });
+
+  it('reads CFS throttling, max usage and OOM kills when their files are there', () => {
+    const d2 = detailV1({
+      ...v1Files,
+      'cpu.stat': 'nr_periods 50\nnr_throttled 7\nthrottled_time 1500000000\n',
+      'memory.max_usage_in_bytes': '4096\n',
+      'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n',
+      'memory.stat': 'total_cache 10\ncache 99\ntotal_mapped_file 3\n',
+    });
+    expect([d2.cfsPeriods, d2.cfsThrottledPeriods, d2.cfsThrottledNs]).toEqual([50n, 7n, 1_500_000_000n]);
+    expect(d2.maxUsage).toBe(4096n);
+    expect(d2.oomKills).toBe(2n);
+    expect([d2.cache, d2.mappedFile]).toEqual([10n, 3n]);
+  });
+
+  it('leaves out what the kernel does not offer', () => {
+    const d2 = detailV1({ ...v1Files, 'memory.failcnt': undefined, 'memory.max_usage_in_bytes': undefined, 'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\n', 'cpu.stat': undefined });
+    expect(d2.failcnt).toBeUndefined();
+    expect(d2.maxUsage).toBeUndefined();
+    expect(d2.oomKills).toBeUndefined();
+    expect(d2.cfsPeriods).toBe(0n);
+  });
+});
+
+describe('detailV2 on the hand-made files', () => {
+  it('reads user and system time, throttling, page cache and mapped files', () => {
+    const d = detailV2({ ...v2Files, 'cpu.stat': 'usage_usec 9\nuser_usec 6000000\nsystem_usec 2123456\nnr_periods 4\nnr_throttled 1\nthrottled_usec 2500\n', 'memory.events': 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n', 'memory.peak': '99999\n' });
+    expect(d.cpuUserNs).toBe(6_000_000_000n);
+    expect(d.cpuSystemNs).toBe(2_123_456_000n);
+    expect([d.cfsPeriods, d.cfsThrottledPeriods, d.cfsThrottledNs]).toEqual([4n, 1n, 2_500_000n]);
+    expect(d.cache).toBe(16777216n);
+    expect(d.mappedFile).toBe(2097152n);
+    expect(d.oomKills).toBe(1n);
+    expect(d.maxUsage).toBe(99999n);
+    expect(d.failcnt).toBeUndefined();
+  });
+
+  it('has no peak or OOM count on kernels without memory.peak and memory.events', () => {
+    const d = detailV2(v2Files);
+    expect(d.maxUsage).toBeUndefined();
+    expect(d.oomKills).toBeUndefined();
+  });
+});
+
+describe('sumDetails', () => {
+  it('adds counters; an optional figure only when every part has it; max usage never', () => {
+    const a = detailV1({ ...v1Files, 'memory.oom_control': 'oom_kill 1\n', 'memory.max_usage_in_bytes': '5\n' });
+    const sum = sumDetails([a, a]);
+    expect(sum.cpuUserNs).toBe(2n * a.cpuUserNs);
+    expect(sum.cache).toBe(2n * a.cache);
+    expect(sum.oomKills).toBe(2n);
+    expect(sum.failcnt).toBe(0n);
+    expect(sum.maxUsage).toBeUndefined();
+    expect(sumDetails([a, detailV2(v2Files)]).oomKills).toBeUndefined();
+    expect(sumDetails([]).failcnt).toBeUndefined();
+  });
+});
+
 describe('sumSamples', () => {
   it('adds counters and drops limits', () => {
     const a = sampleV2(v2Files);
@@ -113,15 +180,19 @@ describe('sumSamples', () => {
 describe('parseNetDev on a file captured inside a container', () => {
   it('reads every interface', () => {
     const ifs = parseNetDev(fixture('net-dev'));
-    expect(ifs).toEqual([
-      { name: 'lo', rxBytes: 0n, rxErrors: 0n, txBytes: 0n, txErrors: 0n },
-      { name: 'eth0', rxBytes: 806n, rxErrors: 0n, txBytes: 0n, txErrors: 0n },
+    expect(ifs.map((i) => [i.name, i.rxBytes, i.txBytes])).toEqual([
+      ['lo', 0n, 0n],
+      ['eth0', 806n, 0n],
     ]);
   });
 
-  it('reads errors from their columns', () => {
-    const text = 'h1\nh2\n  eth0: 10 2 3 0 0 0 0 0 20 4 5 0 0 0 0 0\n';
-    expect(parseNetDev(text)).toEqual([{ name: 'eth0', rxBytes: 10n, rxErrors: 3n, txBytes: 20n, txErrors: 5n }]);
+  it('reads bytes, packets, errors and drops from their columns', () => {
+    const text = 'h1\nh2\n  eth0: 10 2 3 4 0 0 0 0 20 6 7 8 0 0 0 0\n';
+    expect(parseNetDev(text)).toEqual([{ name: 'eth0', rxBytes: 10n, rxPackets: 2n, rxErrors: 3n, rxDropped: 4n, txBytes: 20n, txPackets: 6n, txErrors: 7n, txDropped: 8n }]);
+  });
+
+  it('skips headers and malformed lines', () => {
+    expect(parseNetDev('h1\nh2\n  eth0: 1 2 3\n bad line\n')).toEqual([]);
   });
 });
 

@@ -28,6 +28,37 @@ export const V1_FILES = {
 } as const;
 export const V2_FILES = ['cpu.stat', 'memory.current', 'memory.max', 'memory.stat', 'memory.swap.current', 'memory.swap.max', 'pids.current'] as const;
 
+/**
+ * The finer figures only the metrics rpcs report (cAdvisor's names), read from extra files so the
+ * stats rpcs that kubelet polls every second read no more than they need.
+ */
+export interface CgroupDetail {
+  cpuUserNs: bigint;
+  cpuSystemNs: bigint;
+  cfsPeriods: bigint;
+  cfsThrottledPeriods: bigint;
+  cfsThrottledNs: bigint;
+  /** page cache */
+  cache: bigint;
+  mappedFile: bigint;
+  /** times usage hit the limit (v1 only) */
+  failcnt?: bigint;
+  /** the highest usage recorded (v1 max_usage_in_bytes, v2 memory.peak where the kernel has it) */
+  maxUsage?: bigint;
+  oomKills?: bigint;
+}
+
+/** Files read for a CgroupDetail on top of V1_FILES / V2_FILES. */
+export const V1_DETAIL_FILES = {
+  cpuacct: ['cpuacct.stat'],
+  cpu: ['cpu.stat'],
+  memory: ['memory.failcnt', 'memory.max_usage_in_bytes', 'memory.oom_control'],
+} as const;
+export const V2_DETAIL_FILES = ['memory.peak', 'memory.events'] as const;
+
+/** cpuacct.stat counts in USER_HZ ticks, 100 a second on every Linux architecture Docker runs on. */
+const NS_PER_TICK = 10_000_000n;
+
 /** Limits at or above this are the kernel's "no limit" (v1 writes PAGE_COUNTER_MAX in bytes, 2^63 rounded to a page). */
 const UNLIMITED = 1n << 60n;
 
@@ -125,6 +156,60 @@ export function sampleV2(files: Readonly<Record<string, string | undefined>>): C
   };
 }
 
+/** The v1 detail from the contents of V1_FILES and V1_DETAIL_FILES. */
+export function detailV1(files: Readonly<Record<string, string | undefined>>): CgroupDetail {
+  const acct = parseFlatKeyed(files['cpuacct.stat']);
+  const cpu = parseFlatKeyed(files['cpu.stat']);
+  const stat = parseFlatKeyed(files['memory.stat']);
+  return {
+    cpuUserNs: (acct.get('user') ?? 0n) * NS_PER_TICK,
+    cpuSystemNs: (acct.get('system') ?? 0n) * NS_PER_TICK,
+    cfsPeriods: cpu.get('nr_periods') ?? 0n,
+    cfsThrottledPeriods: cpu.get('nr_throttled') ?? 0n,
+    cfsThrottledNs: cpu.get('throttled_time') ?? 0n,
+    cache: stat.get('total_cache') ?? 0n,
+    mappedFile: stat.get('total_mapped_file') ?? 0n,
+    failcnt: parseSingle(files['memory.failcnt']),
+    maxUsage: parseSingle(files['memory.max_usage_in_bytes']),
+    oomKills: parseFlatKeyed(files['memory.oom_control']).get('oom_kill'),
+  };
+}
+
+/** The v2 detail from the contents of V2_FILES and V2_DETAIL_FILES. */
+export function detailV2(files: Readonly<Record<string, string | undefined>>): CgroupDetail {
+  const cpu = parseFlatKeyed(files['cpu.stat']);
+  const stat = parseFlatKeyed(files['memory.stat']);
+  return {
+    cpuUserNs: (cpu.get('user_usec') ?? 0n) * 1000n,
+    cpuSystemNs: (cpu.get('system_usec') ?? 0n) * 1000n,
+    cfsPeriods: cpu.get('nr_periods') ?? 0n,
+    cfsThrottledPeriods: cpu.get('nr_throttled') ?? 0n,
+    cfsThrottledNs: (cpu.get('throttled_usec') ?? 0n) * 1000n,
+    cache: stat.get('file') ?? 0n,
+    mappedFile: stat.get('file_mapped') ?? 0n,
+    maxUsage: parseSingle(files['memory.peak']),
+    oomKills: parseFlatKeyed(files['memory.events']).get('oom_kill'),
+  };
+}
+
+/** The sum of several cgroups' details; figures some of them lack are left out. */
+export function sumDetails(details: readonly CgroupDetail[]): CgroupDetail {
+  const total = (pick: (d: CgroupDetail) => bigint): bigint => details.reduce((acc, d) => acc + pick(d), 0n);
+  const totalIfAll = (pick: (d: CgroupDetail) => bigint | undefined): bigint | undefined =>
+    details.length > 0 && details.every((d) => pick(d) !== undefined) ? details.reduce((acc, d) => acc + (pick(d) as bigint), 0n) : undefined;
+  return {
+    cpuUserNs: total((d) => d.cpuUserNs),
+    cpuSystemNs: total((d) => d.cpuSystemNs),
+    cfsPeriods: total((d) => d.cfsPeriods),
+    cfsThrottledPeriods: total((d) => d.cfsThrottledPeriods),
+    cfsThrottledNs: total((d) => d.cfsThrottledNs),
+    cache: total((d) => d.cache),
+    mappedFile: total((d) => d.mappedFile),
+    failcnt: totalIfAll((d) => d.failcnt),
+    oomKills: totalIfAll((d) => d.oomKills),
+  };
+}
+
 /** The sum of several cgroups' samples (a pod without a pod-level cgroup); limits are not summed. */
 export function sumSamples(samples: readonly CgroupSample[]): CgroupSample {
   const out: CgroupSample = { cpuUsageNs: 0n, memory: { usage: 0n, workingSet: 0n, rss: 0n, pageFaults: 0n, majorPageFaults: 0n }, swap: { usage: 0n }, pids: 0n };
@@ -145,9 +230,13 @@ export function sumSamples(samples: readonly CgroupSample[]): CgroupSample {
 export interface InterfaceCounters {
   name: string;
   rxBytes: bigint;
+  rxPackets: bigint;
   rxErrors: bigint;
+  rxDropped: bigint;
   txBytes: bigint;
+  txPackets: bigint;
   txErrors: bigint;
+  txDropped: bigint;
 }
 
 /** /proc/<pid>/net/dev: two header lines, then "name: rx(8 fields) tx(8 fields)". */
@@ -158,7 +247,8 @@ export function parseNetDev(text: string): InterfaceCounters[] {
     if (!m) continue;
     const f = (m[2] as string).trim().split(/\s+/);
     if (f.length < 16 || f.some((x) => !/^\d+$/.test(x))) continue;
-    out.push({ name: m[1] as string, rxBytes: BigInt(f[0] as string), rxErrors: BigInt(f[2] as string), txBytes: BigInt(f[8] as string), txErrors: BigInt(f[10] as string) });
+    const n = f.map(BigInt);
+    out.push({ name: m[1] as string, rxBytes: n[0]!, rxPackets: n[1]!, rxErrors: n[2]!, rxDropped: n[3]!, txBytes: n[8]!, txPackets: n[9]!, txErrors: n[10]!, txDropped: n[11]! });
   }
   return out;
 }

@@ -10,7 +10,9 @@ import type { ImageLabels } from '../docker/image-labels.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/naming.js';
 import type { Logger } from '../log.js';
 import { batches, mapLimit } from '../util/pool.js';
-import { V1_FILES, V2_FILES, containerCgroupPath, nanoCores, parseNetDev, podCgroupPath, sampleV1, sampleV2, sumSamples, type CgroupDriver, type CgroupSample, type CgroupVersion } from './cgroup.js';
+import { rfc3339ToNs } from '../util/time.js';
+import { V1_DETAIL_FILES, V1_FILES, V2_DETAIL_FILES, V2_FILES, containerCgroupPath, detailV1, detailV2, nanoCores, parseNetDev, podCgroupPath, sampleV1, sampleV2, sumDetails, sumSamples, type CgroupDriver, type CgroupSample, type CgroupVersion, type InterfaceCounters } from './cgroup.js';
+import { METRIC_DESCRIPTORS, containerMetrics, containerSubject, podMetrics, podSubject, type CgroupReading } from './metrics.js';
 import { containerAttributes, containerStats, cpuUsage, matchesSandboxStatsFilter, matchesStatsFilter, memoryUsage, networkUsage, sandboxAttributes, u64 } from './translate.js';
 import { WritableLayers, type LayerRef } from './writable-layer.js';
 import Long from 'long';
@@ -41,7 +43,8 @@ const cgroupParentOf = (c: ContainerInspect): string | undefined => (c.HostConfi
 const isType = (c: ContainerInspect, type: string): boolean => c.Config?.Labels?.[LABEL_TYPE] === type;
 
 /**
- * ContainerStats, ListContainerStats, StreamContainerStats and their pod sandbox counterparts, read
+ * ContainerStats, ListContainerStats, StreamContainerStats and their pod sandbox counterparts, and
+ * the metrics rpcs (ListMetricDescriptors, ListPodSandboxMetrics, StreamPodSandboxMetrics), read
  * from cgroup files (never Docker's sampling stats endpoint) and /proc/<pause pid>/net/dev.
  */
 export class StatsService {
@@ -86,21 +89,33 @@ export class StatsService {
     return refs;
   }
 
-  /** One cgroup's sample, or undefined when it does not exist (the container does not run). */
-  private async readCgroup(relPath: string): Promise<CgroupSample | undefined> {
+  /** A cgroup's files by name, or undefined when it does not exist (the container does not run). */
+  private async readCgroupFiles(relPath: string, detailed: boolean): Promise<Record<string, string | undefined> | undefined> {
     const read = (path: string): Promise<string | undefined> => readFile(path, 'utf8').catch(() => undefined);
+    const files: Record<string, string | undefined> = {};
     if (this.version === 2) {
       const dir = join(this.root, relPath);
-      const texts = await Promise.all(V2_FILES.map((f) => read(join(dir, f))));
-      if (texts[1] === undefined) return undefined;
-      return sampleV2(Object.fromEntries(V2_FILES.map((f, i) => [f, texts[i]])));
+      await Promise.all([...V2_FILES, ...(detailed ? V2_DETAIL_FILES : [])].map(async (f) => (files[f] = await read(join(dir, f)))));
+      return files['memory.current'] === undefined ? undefined : files;
     }
-    const files: Record<string, string | undefined> = {};
-    await Promise.all(
-      Object.entries(V1_FILES).flatMap(([controller, names]) => names.map(async (f) => (files[f] = await read(join(this.root, controller, relPath, f))))),
-    );
-    if (files['memory.usage_in_bytes'] === undefined) return undefined;
-    return sampleV1(files);
+    const perController: [string, readonly string[]][] = [...Object.entries(V1_FILES), ...(detailed ? Object.entries(V1_DETAIL_FILES) : [])];
+    await Promise.all(perController.flatMap(([controller, names]) => names.map(async (f) => (files[f] = await read(join(this.root, controller, relPath, f))))));
+    return files['memory.usage_in_bytes'] === undefined ? undefined : files;
+  }
+
+  /** One cgroup's sample, or undefined when it does not exist. */
+  private async readCgroup(relPath: string): Promise<CgroupSample | undefined> {
+    const files = await this.readCgroupFiles(relPath, false);
+    if (!files) return undefined;
+    return this.version === 2 ? sampleV2(files) : sampleV1(files);
+  }
+
+  /** One cgroup's sample with the detail the metrics rpcs report, or undefined when it does not exist. */
+  private async readCgroupDetailed(relPath: string): Promise<CgroupReading | undefined> {
+    const files = await this.readCgroupFiles(relPath, true);
+    if (!files) return undefined;
+    const atNs = nowNs();
+    return this.version === 2 ? { sample: sampleV2(files), detail: detailV2(files), atNs } : { sample: sampleV1(files), detail: detailV1(files), atNs };
   }
 
   /** A reading with its CPU rate since the previous reading of the same key. */
@@ -169,13 +184,18 @@ export class StatsService {
       linux.memory = memoryUsage(reading.sample, reading.atNs);
       linux.process = { timestamp: Long.fromString(reading.atNs.toString()), processCount: u64(reading.sample.pids) };
     }
+    const network = await this.podNetwork(sandbox);
+    if (network) linux.network = networkUsage(network.interfaces, network.atNs);
+    return { attributes, linux };
+  }
+
+  /** The counters of the pod's network namespace, read through its pause process; none for host-network pods. */
+  private async podNetwork(sandbox: ContainerInspect): Promise<{ interfaces: InterfaceCounters[]; atNs: bigint } | undefined> {
     const pid = sandbox.State?.Running ? sandbox.State.Pid : 0;
     const hostNetwork = (sandbox.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode === 'host';
-    if (pid > 0 && !hostNetwork) {
-      const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
-      if (text !== undefined) linux.network = networkUsage(parseNetDev(text), nowNs());
-    }
-    return { attributes, linux };
+    if (pid <= 0 || hostNetwork) return undefined;
+    const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : { interfaces: parseNetDev(text), atNs: nowNs() };
   }
 
   async PodSandboxStats(request: runtime.v1.PodSandboxStatsRequest): Promise<runtime.v1.IPodSandboxStatsResponse> {
@@ -203,5 +223,59 @@ export class StatsService {
 
   async StreamPodSandboxStats(request: runtime.v1.StreamPodSandboxStatsRequest, sink: StreamSink<runtime.v1.IStreamPodSandboxStatsResponse>): Promise<void> {
     for (const batch of batches(await this.listSandboxStats(request.filter))) sink.write({ podSandboxStats: batch });
+  }
+
+  ListMetricDescriptors(): Promise<runtime.v1.IListMetricDescriptorsResponse> {
+    return Promise.resolve({ descriptors: [...METRIC_DESCRIPTORS] });
+  }
+
+  /** One sandbox's metrics: pod-level series, then each running container's. */
+  private async sandboxMetrics(sandbox: ContainerInspect, members: readonly ContainerInspect[]): Promise<runtime.v1.IPodSandboxMetrics> {
+    const pod = podSubject(sandbox);
+    const readings = await mapLimit(members, READ_CONCURRENCY, (c) => this.readCgroupDetailed(containerCgroupPath(c.Id, cgroupParentOf(c), this.opts.cgroupDriver)));
+    const podPath = podCgroupPath(cgroupParentOf(sandbox), this.opts.cgroupDriver);
+    // the pod-level cgroup kubelet made, else the pause container and the pod's containers added up
+    let podReading = podPath ? await this.readCgroupDetailed(podPath) : undefined;
+    if (!podReading) {
+      const own = [await this.readCgroupDetailed(containerCgroupPath(sandbox.Id, cgroupParentOf(sandbox), this.opts.cgroupDriver)), ...readings].filter((r): r is CgroupReading => r !== undefined);
+      if (own.length > 0) podReading = { sample: sumSamples(own.map((r) => r.sample)), detail: sumDetails(own.map((r) => r.detail)), atNs: nowNs() };
+    }
+    const now = nowNs();
+    const startedAtNs = (c: ContainerInspect): bigint => BigInt(rfc3339ToNs(c.State?.StartedAt).toString());
+    const containerMetricsList = members.map((c, i): runtime.v1.IContainerMetrics => {
+      const dir = upperDir(c);
+      const layer = dir ? this.layers.get({ dockerId: c.Id, upperDir: dir }) : undefined;
+      return { containerId: c.Id, metrics: containerMetrics({ subject: containerSubject(c, pod), reading: readings[i], layer, startedAtNs: startedAtNs(c), nowNs: now }) };
+    });
+    return {
+      podSandboxId: sandbox.Id,
+      metrics: podMetrics({ subject: pod, reading: podReading, network: await this.podNetwork(sandbox), startedAtNs: startedAtNs(sandbox), nowNs: now }),
+      containerMetrics: containerMetricsList,
+    };
+  }
+
+  /** Metrics of every ready sandbox and its running containers. */
+  private async listSandboxMetrics(): Promise<runtime.v1.IPodSandboxMetrics[]> {
+    await this.index.ready();
+    const sandboxes: ContainerInspect[] = [];
+    const members = new Map<string, ContainerInspect[]>();
+    for (const c of this.index.values()) {
+      if (!c.State?.Running) continue;
+      if (isType(c, TYPE_SANDBOX)) sandboxes.push(c);
+      const sandboxId = c.Config?.Labels?.[LABEL_SANDBOX_ID];
+      if (!isType(c, TYPE_CONTAINER) || !sandboxId) continue;
+      const list = members.get(sandboxId);
+      if (list) list.push(c);
+      else members.set(sandboxId, [c]);
+    }
+    return mapLimit(sandboxes, READ_CONCURRENCY / 4, (s) => this.sandboxMetrics(s, members.get(s.Id) ?? []));
+  }
+
+  async ListPodSandboxMetrics(): Promise<runtime.v1.IListPodSandboxMetricsResponse> {
+    return { podMetrics: await this.listSandboxMetrics() };
+  }
+
+  async StreamPodSandboxMetrics(_request: runtime.v1.StreamPodSandboxMetricsRequest, sink: StreamSink<runtime.v1.IStreamPodSandboxMetricsResponse>): Promise<void> {
+    for (const batch of batches(await this.listSandboxMetrics())) sink.write({ podSandboxMetrics: batch });
   }
 }
