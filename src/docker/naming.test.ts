@@ -59,7 +59,7 @@ describe('parseName', () => {
     expect(parseName(name)).toEqual(parts);
     expect(parseName(`/${name}`)).toEqual(parts);
     const randomized = randomizedName(name);
-    expect(randomized).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}_\\d+$`));
+    expect(randomized).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}_[0-9a-f]{8}$`));
     expect(parseName(randomized)).toEqual(parts);
   });
 });

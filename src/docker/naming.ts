@@ -30,8 +30,11 @@ export const sandboxName = (m: SandboxNameParts): string => [KUBE_PREFIX, SANDBO
 
 export const containerName = (c: ContainerNameParts): string => [KUBE_PREFIX, c.containerName, c.name, c.namespace, c.uid, c.attempt].join('_');
 
-/** A name made unique after a conflict that could not be resolved by removing the old container. */
-export const randomizedName = (name: string): string => `${name}_${randomBytes(4).readUInt32BE(0)}`;
+/**
+ * A name made unique after a conflict that could not be resolved by removing the old container:
+ * eight hex digits after "_", as cri-dockerd's randomizeName writes them.
+ */
+export const randomizedName = (name: string): string => `${name}_${randomBytes(4).toString('hex')}`;
 
 /**
  * Reads the parts back from a Docker name ("/k8s_<container>_<pod>_<ns>_<uid>_<attempt>", with an
