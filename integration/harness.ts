@@ -71,6 +71,13 @@ function promiseClient<H>(definition: grpc.ServiceDefinition, address: string): 
   return { client: client as Client<H>, close: () => (raw as unknown as grpc.Client).close() };
 }
 
+/** gRPC clients of both CRI services on any unix socket (a dockercri started elsewhere, e.g. in a container). */
+export function connectCri(socket: string): { runtime: Client<RuntimeServiceHandlers>; images: Client<ImageServiceHandlers>; close(): void } {
+  const rt = promiseClient<RuntimeServiceHandlers>(runtimeServiceDefinition, `unix://${socket}`);
+  const im = promiseClient<ImageServiceHandlers>(imageServiceDefinition, `unix://${socket}`);
+  return { runtime: rt.client, images: im.client, close: () => (rt.close(), im.close()) };
+}
+
 export interface Dockercri {
   runtime: Client<RuntimeServiceHandlers>;
   images: Client<ImageServiceHandlers>;
