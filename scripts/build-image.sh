@@ -169,7 +169,7 @@ network=${BUILD_NETWORK:-host}
 log "building $TAG (version $version, revision $revision, build network $network)"
 start=$(date +%s)
 old=$(docker image inspect -f '{{.Id}}' "$TAG" 2>/dev/null || true)
-DOCKER_BUILDKIT=0 docker build \
+DOCKER_BUILDKIT=0 docker build --force-rm \
   --network "$network" \
   --build-arg "NODE_IMAGE=$BASE" \
   --build-arg "VERSION=$version" \
