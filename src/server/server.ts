@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CriError, Code, codeName, toCriError } from '../errors.js';
 import { ImageServiceMethods, RuntimeServiceMethods, type ImageServiceHandlers, type MethodSpec, type RuntimeServiceHandlers } from '../gen/services.js';
 import type { Logger } from '../log.js';
+import { record } from '../metrics/index.js';
 import { prepareSocketPath, restrictSocket, socketPath } from './socket.js';
 
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -63,19 +64,23 @@ function buildService(methods: readonly MethodSpec[], impl: object, log: Logger,
       const started = process.hrtime.bigint();
       const ids = requestIds(request);
       tracker.inFlight++;
+      record.rpcStarted();
+      let code = 'OK';
       try {
         if (request instanceof Undecodable) throw new CriError(Code.INVALID_ARGUMENT, `${m.name}: malformed request: ${request.reason}`);
         const result = await run(request, sink);
-        log[level]({ rpc: m.name, ...ids, code: 'OK', durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc');
+        log[level]({ rpc: m.name, ...ids, code, durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc');
         return result;
       } catch (thrown) {
         const err = toCriError(thrown);
-        const fields = { rpc: m.name, ...ids, code: codeName(err.code), durationMs: Number(process.hrtime.bigint() - started) / 1e6, err: clip(err.message) };
+        code = codeName(err.code);
+        const fields = { rpc: m.name, ...ids, code, durationMs: Number(process.hrtime.bigint() - started) / 1e6, err: clip(err.message) };
         if (err.code === Code.INTERNAL) log.error({ ...fields, stack: (err.cause as Error | undefined)?.stack ?? err.stack }, 'rpc failed');
         else log[err.code === Code.NOT_FOUND || err.code === Code.UNIMPLEMENTED ? level : 'warn'](fields, 'rpc failed');
         throw err;
       } finally {
         tracker.inFlight--;
+        record.rpcFinished(m.name, code, Number(process.hrtime.bigint() - started) / 1e9);
       }
     };
     const status = (err: unknown): grpc.ServerErrorResponse => {
@@ -131,6 +136,8 @@ export class CriServer {
   private readonly server: grpc.Server;
   readonly tracker = new CallTracker();
   private path = '';
+  private listening = false;
+  private stopping = false;
 
   constructor(handlers: CriHandlers, private readonly log: Logger) {
     this.server = new grpc.Server({
@@ -149,11 +156,18 @@ export class CriServer {
       this.server.bindAsync(`unix://${this.path}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
     });
     await restrictSocket(this.path);
+    this.listening = true;
     this.log.info({ socket: this.path }, 'serving the CRI');
+  }
+
+  /** True from the bind of the socket until shutdown begins. */
+  get serving(): boolean {
+    return this.listening && !this.stopping;
   }
 
   /** Stops accepting calls, lets in-flight ones finish (up to `graceMs`), then closes. */
   async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     if ((await Promise.race([drained, timer])) === 'timeout') {
