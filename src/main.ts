@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { parseFlags, type Config } from './config/flags.js';
+import { parseFlags, splitHostPort, type Config } from './config/flags.js';
 import { readFileSync } from 'node:fs';
 import { SandboxCheckpoints } from './checkpoint/index.js';
 import { ContainerService } from './container/service.js';
@@ -20,6 +20,7 @@ import { TokenRegistry } from './streaming/tokens.js';
 import { runtime as criApi } from './gen/api.js';
 import { readHostCapabilities } from './security/capabilities.js';
 import { ImageService } from './image/service.js';
+import { enableMetrics, HealthCheck, MetricsServer } from './metrics/index.js';
 import { createLogger, type Logger } from './log.js';
 import { RuntimeInfoService, RuntimeSettings } from './runtime/service.js';
 import { CriServer } from './server/server.js';
@@ -44,6 +45,8 @@ function oomFloor(config: Config, hasSysResource: boolean, log: Logger): number 
 }
 
 async function serve(config: Config, log: Logger): Promise<void> {
+  // on before the first Docker call, so every call is counted
+  const metrics = config.metricsBindAddr === '' ? undefined : enableMetrics();
   const docker = new DockerClient(config.dockerEndpoint, config.runtimeRequestTimeoutMs, log.child({ room: 'docker' }));
   const settings = new RuntimeSettings(config.podCidr);
   const images = new ImageService(docker, config, log.child({ room: 'image' }));
@@ -166,6 +169,13 @@ async function serve(config: Config, log: Logger): Promise<void> {
   containers.resumeLogs();
   log.info({ url: await streamingServer.listen() }, 'streaming server listening');
   await server.listen(config.containerRuntimeEndpoint);
+  let metricsServer: MetricsServer | undefined;
+  if (metrics) {
+    metrics.countEventSubscribers(() => events.subscriberCount);
+    const health = new HealthCheck({ grpcServing: () => server.serving, pingDocker: () => docker.ping() }, { pingTimeoutMs: 2000, cacheMs: 1000 });
+    metricsServer = new MetricsServer(metrics.registry, health, splitHostPort(config.metricsBindAddr)!, log.child({ room: 'metrics' }));
+    log.info({ url: await metricsServer.listen() }, 'metrics server listening');
+  }
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -176,6 +186,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     void server.shutdown(SHUTDOWN_GRACE_MS).then(async () => {
       index.stop();
       streamingServer.close();
+      metricsServer?.close();
       stats.stop();
       await logs.stopAll();
       log.info('stopped');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from './duration.js';
-import { type Config, flagsHelp, helpText, parseFlags } from './flags.js';
+import { type Config, flagsHelp, helpText, parseFlags, splitHostPort } from './flags.js';
 
 function run(argv: string[]): Config {
   const result = parseFlags(argv);
@@ -37,6 +37,7 @@ describe('parseFlags defaults', () => {
     ['runtimeCgroups', ''],
     ['streamingBindAddr', ''],
     ['streamingConnectionIdleTimeoutMs', 4 * 3_600_000],
+    ['metricsBindAddr', ''],
     ['restrictOomScoreAdj', undefined],
   ])('%s defaults to %j', (key, want) => {
     expect(config[key]).toEqual(want);
@@ -48,7 +49,7 @@ describe('parseFlags defaults', () => {
         'containerRuntimeEndpoint', 'dockerEndpoint', 'podInfraContainerImage', 'criDockerdRootDirectory',
         'networkPlugin', 'cniBinDirs', 'cniConfDir', 'cniCacheDir', 'networkPluginMtu', 'podCidr',
         'ipv6DualStack', 'hairpinMode', 'runtimeCgroups', 'runtimeRequestTimeoutMs',
-        'imagePullProgressDeadlineMs', 'streamingBindAddr', 'streamingConnectionIdleTimeoutMs',
+        'imagePullProgressDeadlineMs', 'streamingBindAddr', 'streamingConnectionIdleTimeoutMs', 'metricsBindAddr',
         'restrictOomScoreAdj', 'logLevel',
       ].sort(),
     );
@@ -88,6 +89,8 @@ describe('parseFlags values', () => {
     ['streaming bind IP', ['--streaming-bind-addr=0.0.0.0'], { streamingBindAddr: '0.0.0.0' }],
     ['streaming bind IP:port', ['--streaming-bind-addr=127.0.0.1:10010'], { streamingBindAddr: '127.0.0.1:10010' }],
     ['streaming bind [IPv6]:port', ['--streaming-bind-addr', '[::1]:10010'], { streamingBindAddr: '[::1]:10010' }],
+    ['metrics bind IP:port', ['--metrics-bind-addr=127.0.0.1:9324'], { metricsBindAddr: '127.0.0.1:9324' }],
+    ['metrics bind [IPv6]:port', ['--metrics-bind-addr', '[::]:9324'], { metricsBindAddr: '[::]:9324' }],
   ])('%s', (_name, argv, want) => {
     expect(run(argv)).toMatchObject(want);
   });
@@ -180,6 +183,11 @@ describe('parseFlags errors', () => {
     ['a streaming address with a host name', ['--streaming-bind-addr=localhost:10010'], /--streaming-bind-addr: must be IP or IP:PORT/],
     ['a streaming port out of range', ['--streaming-bind-addr=127.0.0.1:65536'], /--streaming-bind-addr: must be IP or IP:PORT/],
     ['an unbracketed IPv6 address with port', ['--streaming-bind-addr=::1:80:x'], /--streaming-bind-addr: must be IP or IP:PORT/],
+    ['a metrics address without a port', ['--metrics-bind-addr=127.0.0.1'], /--metrics-bind-addr: must be IP:PORT with a port from 1 to 65535/],
+    ['a metrics address with port 0', ['--metrics-bind-addr=127.0.0.1:0'], /--metrics-bind-addr: must be IP:PORT/],
+    ['a metrics port out of range', ['--metrics-bind-addr=0.0.0.0:65536'], /--metrics-bind-addr: must be IP:PORT/],
+    ['a metrics address with a host name', ['--metrics-bind-addr=localhost:9324'], /--metrics-bind-addr: must be IP:PORT/],
+    ['a metrics address that is a port alone', ['--metrics-bind-addr=:9324'], /--metrics-bind-addr: must be IP:PORT/],
   ])('%s', (_name, argv, want) => {
     expect(failure(argv)).toMatch(want);
   });
@@ -255,5 +263,19 @@ describe('formatDuration', () => {
 
   it.each(['2m0s', '1h2m3.5s', '500ms', '1.5µs', '7ns', '100h0m0s', '-1m30s'])('round-trips %s', (text) => {
     expect(formatDuration(parseDuration(text) as number)).toBe(text);
+  });
+});
+
+describe('splitHostPort', () => {
+  it.each<[string, { host: string; port: number } | undefined]>([
+    ['127.0.0.1:9324', { host: '127.0.0.1', port: 9324 }],
+    ['[::1]:80', { host: '::1', port: 80 }],
+    ['0.0.0.0:0', { host: '0.0.0.0', port: 0 }],
+    ['127.0.0.1', undefined],
+    ['::1:80', undefined],
+    ['localhost:80', undefined],
+    ['[127.0.0.1:80', undefined],
+  ])('%s', (value, want) => {
+    expect(splitHostPort(value)).toEqual(want);
   });
 });

@@ -22,6 +22,8 @@ export interface Config {
   imagePullProgressDeadlineMs: number;
   streamingBindAddr: string;
   streamingConnectionIdleTimeoutMs: number;
+  /** IP:PORT of the Prometheus /metrics and /healthz server; empty: not served. */
+  metricsBindAddr: string;
   /** undefined: decide at start from CAP_SYS_RESOURCE. */
   restrictOomScoreAdj: boolean | undefined;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -72,6 +74,20 @@ function checkBindAddr(value: string): string | undefined {
   return 'must be IP or IP:PORT';
 }
 
+/** Host and port of "IP:PORT" or "[IPv6]:PORT"; undefined when it is not that shape. */
+export function splitHostPort(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+  const host = m?.[1] ?? m?.[2];
+  if (!m || host === undefined || isIP(host) === 0) return undefined;
+  return { host, port: Number(m[3]) };
+}
+
+function checkMetricsBindAddr(value: string): string | undefined {
+  if (value === '') return undefined;
+  const port = splitHostPort(value)?.port;
+  return port !== undefined && port >= 1 && port <= 65535 ? undefined : 'must be IP:PORT with a port from 1 to 65535';
+}
+
 const FLAGS: FlagSpec[] = [
   { name: 'container-runtime-endpoint', key: 'containerRuntimeEndpoint', type: 'string', default: 'unix:///var/run/cri-dockerd.sock', check: checkEndpoint, help: 'The endpoint dockercri serves the CRI on: unix:///path, or fd:// for the socket systemd passes (socket activation).' },
   { name: 'docker-endpoint', key: 'dockerEndpoint', type: 'string', default: 'unix:///var/run/docker.sock', check: checkDockerEndpoint, help: 'The Docker Engine API endpoint.' },
@@ -90,6 +106,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'image-pull-progress-deadline', key: 'imagePullProgressDeadlineMs', type: 'duration', default: '1m0s', help: 'Cancel a pull that makes no progress for this long.' },
   { name: 'streaming-bind-addr', key: 'streamingBindAddr', type: 'string', default: '', check: checkBindAddr, help: 'IP or IP:PORT of the streaming server (default: a free port on 127.0.0.1).' },
   { name: 'streaming-connection-idle-timeout', key: 'streamingConnectionIdleTimeoutMs', type: 'duration', default: '4h0m0s', help: 'Close a streaming connection idle for this long.' },
+  { name: 'metrics-bind-addr', key: 'metricsBindAddr', type: 'string', default: '', check: checkMetricsBindAddr, help: 'IP:PORT serving Prometheus metrics at /metrics and health at /healthz (default: off).' },
   { name: 'restrict-oom-score-adj', key: 'restrictOomScoreAdj', type: 'bool', help: 'Never ask for an oom_score_adj below dockercri\'s own (default: on when CAP_SYS_RESOURCE is missing).' },
   { name: 'log-level', key: 'logLevel', type: 'string', default: 'info', check: (v) => (LOG_LEVELS.includes(v.toLowerCase()) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`), help: 'Log level.' },
   { name: 'version', type: 'bool', help: 'Print the version and exit.' },

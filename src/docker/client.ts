@@ -4,6 +4,7 @@ import { Readable as ReadableStream } from 'node:stream';
 import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EngineFacts } from './engine-features.js';
+import { dockerOperation, record } from '../metrics/index.js';
 import { engineMessage, fromDocker, isUnreachable, statusOf } from './errors.js';
 import { PullWatch } from './pull-watch.js';
 
@@ -457,6 +458,27 @@ export class DockerClient {
     this.log.debug({ image: `${name}:${tagOrDigest}` }, 'pull finished');
   }
 }
+
+/**
+ * Times every method of `proto` as one Docker operation named after it, so no method has to
+ * remember to (dockercri_docker_request_duration_seconds{operation="inspect_container"}).
+ */
+function timeEveryCall(proto: object): void {
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    const call: unknown = descriptor?.value;
+    if (!descriptor || name === 'constructor' || typeof call !== 'function') continue;
+    const operation = dockerOperation(name);
+    descriptor.value = function timed(this: unknown, ...args: unknown[]): unknown {
+      if (!record.enabled) return call.apply(this, args);
+      const started = process.hrtime.bigint();
+      const result: unknown = call.apply(this, args);
+      return result instanceof Promise ? record.dockerCall(operation, started, result) : result;
+    };
+    Object.defineProperty(proto, name, descriptor);
+  }
+}
+timeEveryCall(DockerClient.prototype);
 
 const AUTH_FAILURE = /unauthorized|authentication required|no basic auth credentials|incorrect username or password|denied|401 Unauthorized/i;
 

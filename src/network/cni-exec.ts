@@ -1,8 +1,9 @@
 // Finding and running one CNI plugin binary: the only place dockercri starts a plugin process.
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { record } from '../metrics/index.js';
 
 /** Path of the plugin `type` in the first of `binDirs` that has it as a regular file (libcni's FindInPath). */
 export async function findPlugin(type: string, binDirs: readonly string[]): Promise<string | undefined> {
@@ -38,7 +39,10 @@ const TEXT_BUSY_RETRIES = 5;
  */
 export async function runPlugin(path: string, env: Record<string, string>, stdin: string, timeoutMs: number): Promise<PluginRun> {
   for (let attempt = 0; ; attempt++) {
+    const started = performance.now();
     const run = await runOnce(path, env, stdin, timeoutMs);
+    const failed = run.spawnError !== undefined || run.timedOut || run.exitCode !== 0;
+    record.cniPlugin(basename(path), env.CNI_COMMAND ?? '', (performance.now() - started) / 1000, failed);
     if (run.spawnError?.code !== 'ETXTBSY' || attempt >= TEXT_BUSY_RETRIES) return run;
     await sleep(1000);
   }

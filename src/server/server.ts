@@ -3,6 +3,7 @@ import { CriError, Code, codeName, toCriError } from '../errors.js';
 import { ImageServiceMethods, RuntimeServiceMethods, type ImageServiceHandlers, type MethodSpec, type RuntimeServiceHandlers } from '../gen/services.js';
 import type { Logger } from '../log.js';
 import type { Server as NetServer } from 'node:net';
+import { record } from '../metrics/index.js';
 import { withValidAuthority } from './authority.js';
 import { forgetActivationEnv, listen, listenTarget } from './listener.js';
 
@@ -65,19 +66,23 @@ function buildService(methods: readonly MethodSpec[], impl: object, log: Logger,
       const started = process.hrtime.bigint();
       const ids = requestIds(request);
       tracker.inFlight++;
+      record.rpcStarted();
+      let code = 'OK';
       try {
         if (request instanceof Undecodable) throw new CriError(Code.INVALID_ARGUMENT, `${m.name}: malformed request: ${request.reason}`);
         const result = await run(request, sink);
-        log[level]({ rpc: m.name, ...ids, code: 'OK', durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc');
+        log[level]({ rpc: m.name, ...ids, code, durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc');
         return result;
       } catch (thrown) {
         const err = toCriError(thrown);
-        const fields = { rpc: m.name, ...ids, code: codeName(err.code), durationMs: Number(process.hrtime.bigint() - started) / 1e6, err: clip(err.message) };
+        code = codeName(err.code);
+        const fields = { rpc: m.name, ...ids, code, durationMs: Number(process.hrtime.bigint() - started) / 1e6, err: clip(err.message) };
         if (err.code === Code.INTERNAL) log.error({ ...fields, stack: (err.cause as Error | undefined)?.stack ?? err.stack }, 'rpc failed');
         else log[err.code === Code.NOT_FOUND || err.code === Code.UNIMPLEMENTED ? level : 'warn'](fields, 'rpc failed');
         throw err;
       } finally {
         tracker.inFlight--;
+        record.rpcFinished(m.name, code, Number(process.hrtime.bigint() - started) / 1e9);
       }
     };
     const status = (err: unknown): grpc.ServerErrorResponse => {
@@ -133,7 +138,8 @@ export class CriServer {
   private readonly server: grpc.Server;
   readonly tracker = new CallTracker();
   private listener: NetServer | undefined;
-  private serving = false;
+  private listening = false;
+  private stopping = false;
 
   constructor(handlers: CriHandlers, private readonly log: Logger) {
     this.server = new grpc.Server({
@@ -142,11 +148,6 @@ export class CriServer {
     });
     this.server.addService(runtimeServiceDefinition, buildService(RuntimeServiceMethods, handlers.runtime, log, this.tracker));
     this.server.addService(imageServiceDefinition, buildService(ImageServiceMethods, handlers.image, log, this.tracker));
-  }
-
-  /** Whether calls are being accepted (false before listen and once shutdown began). */
-  get isServing(): boolean {
-    return this.serving;
   }
 
   /**
@@ -164,13 +165,18 @@ export class CriServer {
         withValidAuthority(socket, () => this.log.debug('client sends the socket path as :authority; its header blocks are rewritten')),
       );
     });
-    this.serving = true;
+    this.listening = true;
     this.log.info(target.kind === 'path' ? { socket: target.path } : { socket: target.name, activation: 'systemd' }, 'serving the CRI');
+  }
+
+  /** True from the bind of the socket until shutdown begins. */
+  get serving(): boolean {
+    return this.listening && !this.stopping;
   }
 
   /** Stops accepting calls, lets in-flight ones finish (up to `graceMs`), then closes. */
   async shutdown(graceMs: number): Promise<void> {
-    this.serving = false;
+    this.stopping = true;
     this.listener?.close();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());

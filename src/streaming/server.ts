@@ -5,6 +5,7 @@ import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
+import { record } from '../metrics/index.js';
 import { negotiate, SPDY_PORT_FORWARD_PROTOCOLS, SPDY_REMOTE_COMMAND_PROTOCOLS, type CommandResult } from './protocol.js';
 import type { ClientStreams } from './remote-command.js';
 import { SpdySession } from './spdy/session.js';
@@ -117,7 +118,11 @@ export class StreamingServer {
     if (head.length > 0) socket.unshift(head);
     const session = new SpdySession(socket, 'server');
     log.debug({ protocol, transport: 'spdy' }, 'streaming session started');
-    session.on('close', () => log.debug('streaming session ended'));
+    const closed = record.sessionOpened(request.kind);
+    session.on('close', () => {
+      closed();
+      log.debug('streaming session ended');
+    });
     this.serve(request, log, {
       command: (opts, run) => serveRemoteCommandSpdy(session, protocol, opts, run, log),
       portForward: (describe) => servePortForwardSpdy(session, (port, stream, signal) => this.backend.portForward(request.kind === 'portforward' ? request.sandboxDockerId : '', port, stream, signal), describe, log),
@@ -140,7 +145,11 @@ export class StreamingServer {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       log.debug({ protocol, transport: 'websocket' }, 'streaming session started');
-      ws.on('close', () => log.debug('streaming session ended'));
+      const closed = record.sessionOpened(request.kind);
+      ws.on('close', () => {
+        closed();
+        log.debug('streaming session ended');
+      });
       this.serve(request, log, {
         command: (opts, run) => serveRemoteCommandWs(ws, protocol, opts, run, log),
         portForward: (describe) =>
