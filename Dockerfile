@@ -55,4 +55,4 @@ STOPSIGNAL SIGTERM
 # node itself is the container's main process (PID 1 without --pid=host): dockercri installs its
 # own SIGTERM and SIGINT handlers, drains in-flight calls and exits 0.
 ENTRYPOINT ["node", "/app/dist/src/main.js"]
-CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock"]
+CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock", "--metrics-bind-addr=127.0.0.1:9324"]

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX, ROOT, connectCri, uniq } from './harness.js';
-import { NS, TEST_LABEL, containersWith, docker, eventually, podConfig, removeRunContainers } from './pods.js';
+import { NS, TEST_LABEL, containersWith, docker, eventually, freePort, podConfig, removeRunContainers } from './pods.js';
 
 const IMAGE = 'dockercri:dev';
 const run = uniq('image');
@@ -109,16 +109,20 @@ describe('running as a node would', () => {
   let socketDir: string;
   let logDir: string;
   let cri: ReturnType<typeof connectCri>;
+  let healthAddr: string;
 
   beforeAll(async () => {
     socketDir = join(tmp, 'run');
     logDir = join(tmp, 'pods');
     const root = join(tmp, 'cri-dockerd');
     for (const dir of [socketDir, logDir, root]) await mkdir(dir);
+    // the image's own health address is fixed; a free port keeps parallel runs apart
+    healthAddr = `127.0.0.1:${await freePort()}`;
     await runImage(
       name,
       [
         '--network=host',
+        '-e', `DOCKERCRI_HEALTH_ADDR=${healthAddr}`,
         '--pid=host',
         '-v', '/var/run/docker.sock:/var/run/docker.sock',
         '-v', `${socketDir}:/run/dockercri`,
@@ -126,7 +130,7 @@ describe('running as a node would', () => {
         '-v', `${logDir}:${logDir}`,
         '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro',
       ],
-      ['--container-runtime-endpoint=unix:///run/dockercri/cri.sock', '--network-plugin=', '--log-level=debug'],
+      ['--container-runtime-endpoint=unix:///run/dockercri/cri.sock', '--network-plugin=', '--log-level=debug', `--metrics-bind-addr=${healthAddr}`],
     );
     await waitForSocket(join(socketDir, 'cri.sock'), name);
     cri = connectCri(join(socketDir, 'cri.sock'));
@@ -191,6 +195,16 @@ describe('running as a node would', () => {
     expect(await containersWith({ id: containerId })).toEqual([]);
     expect(await containersWith({ id: podSandboxId })).toEqual([]);
     expect(((await cri.runtime.ListPodSandbox({})).items ?? []).map((s) => s.id)).not.toContain(podSandboxId);
+  });
+
+  it('passes its own HEALTHCHECK, run inside the container', async () => {
+    const [config] = JSON.parse(await docker('image', 'inspect', IMAGE)) as { Config: { Healthcheck: { Test: string[] } } }[];
+    const [kind, ...command] = config!.Config.Healthcheck.Test;
+    expect(kind).toBe('CMD');
+    // docker exec fails (non-zero) when the check does
+    await docker('exec', name, ...command);
+    const res = await fetch(`http://${healthAddr}/healthz`);
+    expect([res.status, (await res.text()).trim()]).toEqual([200, 'ok']);
   });
 
   it('stops on docker stop with exit code 0 and leaves no socket behind', async () => {
