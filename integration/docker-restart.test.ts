@@ -104,6 +104,24 @@ describe('Docker stopped and restarted underneath', () => {
     expect(cri.proc.exitCode).toBeNull();
   });
 
+  it('a frozen engine (SIGSTOP) turns RuntimeReady false within seconds, and true again once it thaws', async () => {
+    const engine = engines[0]!;
+    const cri = cris[0]!;
+    const pid = engine.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // the client waits longer than dockercri's own wait for Docker: the answer must come from it
+      const s = await cri.runtime.Status({}, { deadlineMs: 20_000 });
+      const cond = (s.status?.conditions ?? []).find((c) => c.type === 'RuntimeReady');
+      expect(cond?.status ?? false).toBe(false);
+      expect(cond?.reason).toBe('DockerDaemonNotReady');
+      expect(cond?.message).toMatch(/did not answer within/);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await expectRecovery(cri, engineVersion);
+  });
+
   it('starts serving while its Docker endpoint does not exist, and recovers when the engine appears', async () => {
     const engine = await PrivateEngine.create({ start: false });
     engines.push(engine);

@@ -6,11 +6,14 @@ import { runtime } from '../gen/api.js';
 import type { Logger } from '../log.js';
 import type { PodNetwork } from '../network/pod-network.js';
 import { isCidrList } from '../network/cidr.js';
+import { within } from '../util/deadline.js';
 
 export const RUNTIME_NAME = 'docker';
 /** The CRI version this runtime speaks (kubelet only logs it). */
 export const CRI_VERSION = '0.1.0';
 export const CRI_API_VERSION = 'v1';
+/** How long Status waits for the Docker Engine before it reports the runtime not ready. */
+const STATUS_DOCKER_DEADLINE_MS = 5_000;
 
 /** Settings kubelet may change at run time through UpdateRuntimeConfig. */
 export class RuntimeSettings {
@@ -37,7 +40,9 @@ export class RuntimeInfoService {
     let engine: { version: string; apiVersion: string } | undefined;
     let handlers: runtime.v1.IRuntimeHandler[] = [];
     try {
-      const [version, info] = await Promise.all([this.docker.version(), this.docker.info()]);
+      // kubelet polls Status to learn whether the runtime is healthy: a frozen Engine must turn it
+      // false within seconds, not after --runtime-request-timeout
+      const [version, info] = await within(Promise.all([this.docker.version(), this.docker.info()]), STATUS_DOCKER_DEADLINE_MS, 'the Docker Engine');
       engine = version;
       handlers = runtimeHandlers(engineFacts(version.apiVersion, info));
       conditions.push({ type: 'RuntimeReady', status: true, reason: '', message: '' });
