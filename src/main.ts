@@ -164,9 +164,11 @@ async function serve(config: Config, log: Logger): Promise<void> {
     log.warn({ err: (err as Error).message }, 'Docker Engine does not answer yet; serving anyway, Status reports RuntimeReady=false until it does');
   }
 
+  // log followers whose stream ended with Docker's (or that Docker was down for at start) resume
+  // after every sync with Docker; following is idempotent
+  index.onSync(() => containers.resumeLogs());
   await index.start();
   stats.start();
-  containers.resumeLogs();
   log.info({ url: await streamingServer.listen() }, 'streaming server listening');
   await server.listen(config.containerRuntimeEndpoint);
   let metricsServer: MetricsServer | undefined;

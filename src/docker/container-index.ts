@@ -20,6 +20,7 @@ export class ContainerIndex {
   /** Per-container chain of refreshes, so an older inspect never overwrites a newer one. */
   private readonly pending = new Map<string, Promise<void>>();
   private readonly listeners = new Set<(change: IndexChange) => void>();
+  private readonly syncListeners = new Set<() => void>();
   private subscription?: EventSubscription;
   private synced = false;
   private syncWaiters: Array<() => void> = [];
@@ -49,6 +50,12 @@ export class ContainerIndex {
     return () => this.listeners.delete(listener);
   }
 
+  /** Calls `listener` after every full synchronisation with Docker: at start and after each reconnect. */
+  onSync(listener: () => void): () => void {
+    this.syncListeners.add(listener);
+    return () => this.syncListeners.delete(listener);
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
@@ -70,6 +77,13 @@ export class ContainerIndex {
       this.lastSyncError = undefined;
       for (const w of this.syncWaiters.splice(0)) w();
       this.log.info({ objects: this.entries.size }, 'index synchronised with Docker');
+      for (const l of this.syncListeners) {
+        try {
+          l();
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'index sync listener failed');
+        }
+      }
     } catch (err) {
       this.subscription?.close();
       this.lastSyncError = (err as Error).message;
