@@ -1,5 +1,6 @@
 // npm run bench [-- N]: prints markdown tables of dockercri against raw Docker API calls.
 import { containerLifecycle } from './container-lifecycle.js';
+import { eventDelay } from './events.js';
 import { listAtScale } from './list.js';
 import { sandboxLifecycle } from './sandbox-lifecycle.js';
 
@@ -10,3 +11,5 @@ process.stdout.write('\n');
 process.stdout.write(await containerLifecycle(n));
 process.stdout.write('\n');
 process.stdout.write(await listAtScale(100, 50));
+process.stdout.write('\n');
+process.stdout.write(await eventDelay(20));

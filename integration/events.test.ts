@@ -1,14 +1,11 @@
 // GetContainerEvents through the real dockercri process: two subscribers at once both see a
 // container's create, start, stop and delete, in order, with the pod's statuses, and the pod
 // sandbox's own events. Every object carries this file's run label.
-import * as grpc from '@grpc/grpc-js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { runtime } from '../src/gen/api.js';
-import { runtimeServiceDefinition } from '../src/server/server.js';
-import { BUSYBOX, startDockercri, uniq, type Dockercri } from './harness.js';
+import { BUSYBOX, startDockercri, subscribeEvents, uniq, type Dockercri, type EventSubscription } from './harness.js';
 import { NS, TEST_LABEL, eventually, podConfig, removeRunContainers } from './pods.js';
 
 const run = uniq('events');
@@ -17,30 +14,7 @@ const Event = { CREATED: 0, STARTED: 1, STOPPED: 2, DELETED: 3 } as const;
 let cri: Dockercri;
 let tmp: string;
 
-/** An open GetContainerEvents stream that records what arrives. */
-interface Subscription {
-  events: runtime.v1.IContainerEventResponse[];
-  error?: grpc.ServiceError;
-  close(): void;
-}
-
-function subscribe(socket: string): Subscription {
-  const Ctor = grpc.makeGenericClientConstructor(runtimeServiceDefinition, 'svc');
-  const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, (req: unknown) => grpc.ClientReadableStream<runtime.v1.IContainerEventResponse>>;
-  const call = client.GetContainerEvents!({});
-  const sub: Subscription = {
-    events: [],
-    close: () => {
-      call.cancel();
-      client.close();
-    },
-  };
-  call.on('data', (e: runtime.v1.IContainerEventResponse) => sub.events.push(e));
-  call.on('error', (err: grpc.ServiceError) => (sub.error = err));
-  return sub;
-}
-
-const typesOf = (sub: Subscription, id: string): number[] => sub.events.filter((e) => e.containerId === id).map((e) => e.containerEventType ?? 0);
+const typesOf = (sub: EventSubscription, id: string): number[] => sub.events.filter((e) => e.containerId === id).map((e) => e.containerEventType ?? 0);
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'dcri-events-'));
@@ -54,8 +28,8 @@ afterAll(async () => {
 
 describe('GetContainerEvents', () => {
   it('gives two subscribers create, start, stop and delete of a container in order', async () => {
-    const a = subscribe(cri.socket);
-    const b = subscribe(cri.socket);
+    const a = subscribeEvents(cri.socket);
+    const b = subscribeEvents(cri.socket);
     try {
       // let both streams reach the server before anything happens
       await new Promise((r) => setTimeout(r, 300));

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { runtime } from '../src/gen/api.js';
 import type { ImageServiceHandlers, RuntimeServiceHandlers } from '../src/gen/services.js';
 import { imageServiceDefinition, runtimeServiceDefinition } from '../src/server/server.js';
 
@@ -84,6 +85,41 @@ export function connectCri(socket: string, channelOptions: grpc.ChannelOptions =
       im.close();
     },
   };
+}
+
+/** An open GetContainerEvents stream that records each event as it arrives. */
+export interface EventSubscription {
+  events: runtime.v1.IContainerEventResponse[];
+  /** Set when the stream ends with an error status. */
+  error?: grpc.ServiceError;
+  /** Set when the server ends the stream without an error. */
+  ended: boolean;
+  /** Called with each event as it arrives. */
+  onEvent?: (event: runtime.v1.IContainerEventResponse) => void;
+  close(): void;
+}
+
+/** Subscribes to GetContainerEvents on `socket`; the promise clients would wait for the stream's end. */
+export function subscribeEvents(socket: string): EventSubscription {
+  const Ctor = grpc.makeGenericClientConstructor(runtimeServiceDefinition, 'svc');
+  const client = new Ctor(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as grpc.Client &
+    Record<string, (req: unknown) => grpc.ClientReadableStream<runtime.v1.IContainerEventResponse>>;
+  const call = client.GetContainerEvents!({});
+  const sub: EventSubscription = {
+    events: [],
+    ended: false,
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+  call.on('data', (e: runtime.v1.IContainerEventResponse) => {
+    sub.events.push(e);
+    sub.onEvent?.(e);
+  });
+  call.on('error', (err: grpc.ServiceError) => (sub.error = err));
+  call.on('end', () => (sub.ended = true));
+  return sub;
 }
 
 export interface Dockercri {
