@@ -77,14 +77,22 @@ afterAll(async () => {
 
 describe('ContainerStats', () => {
   it('shows a busy loop using about one core', async () => {
-    await stats(busy);
-    await sleep(1500);
-    const s = await stats(busy);
-    expect(s.attributes?.id).toBe(busy);
-    expect(s.attributes?.labels?.role).toBe('busy');
-    expect(num(s.cpu?.usageNanoCores)).toBeGreaterThan(0.5e9);
-    expect(num(s.cpu?.usageCoreNanoSeconds)).toBeGreaterThan(0.5e9);
-    expect(Number(String(s.cpu?.timestamp))).toBeGreaterThan((Date.now() - 60_000) * 1e6);
+    // usage_nano_cores is the rate since the previous sample; on a loaded machine a window may give
+    // the loop less than a core, so up to six windows are looked at
+    let best = 0;
+    for (let window = 0; window < 6 && best <= 0.5e9; window++) {
+      const a = await stats(busy);
+      await sleep(1500);
+      const s = await stats(busy);
+      expect(s.attributes?.id).toBe(busy);
+      expect(s.attributes?.labels?.role).toBe('busy');
+      // the rate agrees with the cumulative counter over the same two samples
+      const rate = ((num(s.cpu?.usageCoreNanoSeconds) - num(a.cpu?.usageCoreNanoSeconds)) / (Number(String(s.cpu?.timestamp)) - Number(String(a.cpu?.timestamp)))) * 1e9;
+      expect(Math.abs(num(s.cpu?.usageNanoCores) - rate)).toBeLessThan(0.05e9);
+      expect(Number(String(s.cpu?.timestamp))).toBeGreaterThan((Date.now() - 60_000) * 1e6);
+      best = Math.max(best, num(s.cpu?.usageNanoCores));
+    }
+    expect(best).toBeGreaterThan(0.5e9);
   });
 
   it('counts a filled /dev/shm in the working set', async () => {
