@@ -73,6 +73,15 @@ function promiseClient<H>(definition: grpc.ServiceDefinition, address: string, c
   return { client: client as Client<H>, close: () => (raw as unknown as grpc.Client).close() };
 }
 
+/** Whether the unix socket at `path` accepts a connection now. */
+export function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => (s.destroy(), resolve(false)));
+  });
+}
+
 /** CRI clients of the dockercri (or anything else) serving on the unix socket `socket`. */
 export function connectCri(socket: string, channelOptions: grpc.ChannelOptions = {}): { runtime: Client<RuntimeServiceHandlers>; images: Client<ImageServiceHandlers>; close(): void } {
   const rt = promiseClient<RuntimeServiceHandlers>(runtimeServiceDefinition, `unix://${socket}`, channelOptions);

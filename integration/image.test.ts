@@ -5,12 +5,11 @@
 // it with exit code 0 (SIGTERM handled), also where node is the container's PID 1.
 import { execFile } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, ROOT, connectCri, uniq } from './harness.js';
+import { BUSYBOX, ROOT, accepts, connectCri, uniq } from './harness.js';
 import { NS, TEST_LABEL, containersWith, docker, eventually, freePort, podConfig, removeRunContainers } from './pods.js';
 
 const IMAGE = 'dockercri:dev';
@@ -25,12 +24,7 @@ const started: string[] = [];
 /** Resolves when the unix socket accepts connections; rejects when the container has exited. */
 async function waitForSocket(socket: string, container: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(socket);
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => (s.destroy(), resolve(false)));
-    });
-    if (ok) return;
+    if (await accepts(socket)) return;
     const state = (await docker('inspect', '-f', '{{.State.Running}}', container)).trim();
     if (state !== 'true') throw new Error(`the dockercri container exited before serving:\n${await containerLogs(container)}`);
     await sleep(100);

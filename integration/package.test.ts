@@ -2,12 +2,11 @@
 // `dockercri` command it yields, served through the packaged systemd socket unit's settings.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectCri, ROOT } from './harness.js';
+import { accepts, connectCri, ROOT } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -69,12 +68,7 @@ describe('the npm package', () => {
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     try {
       for (let i = 0; ; i++) {
-        const ok = await new Promise<boolean>((resolve) => {
-          const s = connect(socket);
-          s.once('connect', () => (s.destroy(), resolve(true)));
-          s.once('error', () => (s.destroy(), resolve(false)));
-        });
-        if (ok) break;
+        if (await accepts(socket)) break;
         if (i > 300) throw new Error(`the socket never appeared\n${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -2,11 +2,10 @@
 // :authority older gRPC clients send.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, connectCri, MAIN, startDockercri, uniq, type Dockercri } from './harness.js';
+import { accepts, BUSYBOX, connectCri, MAIN, startDockercri, uniq, type Dockercri } from './harness.js';
 import { READY, podConfig, removeRunContainers } from './pods.js';
 
 describe('a client that sends the socket path as :authority (grpc-go before 1.56: kubelet and crictl 1.26)', () => {
@@ -36,12 +35,7 @@ describe('a client that sends the socket path as :authority (grpc-go before 1.56
 async function socketAccepts(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(path);
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => (s.destroy(), resolve(false)));
-    });
-    if (ok) return;
+    if (await accepts(path)) return;
     if (Date.now() > deadline) throw new Error(`${path} does not accept connections`);
     await new Promise((r) => setTimeout(r, 50));
   }

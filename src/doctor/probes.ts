@@ -2,13 +2,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { constants } from 'node:fs';
 import { access, lstat, readdir, readFile, readlink, realpath, statfs } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { basename, resolve } from 'node:path';
 import type { DockerClient } from '../docker/client.js';
 import { runtime } from '../gen/api.js';
 import { scanNetworkConfigs } from '../network/cni-config.js';
 import { findPlugin } from '../network/cni-exec.js';
 import { CAPABILITIES, readHostCapabilities } from '../security/capabilities.js';
+import { someoneListens } from '../server/socket.js';
 import type { CniScan, DiskFacts, DockerFacts, KubeletSettings, PluginLookup, SocketProbe } from './checks.js';
 import { parseKubeletConfig } from './checks.js';
 
@@ -71,19 +71,6 @@ export async function probePlugins(types: readonly string[], binDirs: readonly s
     lookup.set(type, { path, executable });
   }
   return lookup;
-}
-
-function listens(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect(path);
-    const done = (answer: boolean): void => {
-      sock.destroy();
-      resolve(answer);
-    };
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-    sock.setTimeout(2000, () => done(true));
-  });
 }
 
 /** The inode of the listening unix socket bound at `path`, from /proc/net/unix text. */
@@ -163,7 +150,7 @@ export async function probeSocket(path: string, selfScript: string | undefined):
     return { state: 'free' };
   }
   if (!st.isSocket()) return { state: 'not-socket' };
-  if (!(await listens(path))) return { state: 'stale' };
+  if (!(await someoneListens(path))) return { state: 'stale' };
   const holders = await socketHolders(path);
   // with socket activation systemd holds it too; the service is the one to name
   const named = holders.find((h) => h.pid !== 1) ?? holders[0];

@@ -7,8 +7,8 @@ export function socketPath(endpoint: string): string {
   return endpoint.startsWith('unix://') ? endpoint.slice('unix://'.length) : endpoint;
 }
 
-/** Whether a process accepts connections on the unix socket at `path`. */
-function someoneListens(path: string): Promise<boolean> {
+/** Whether a process accepts connections on the unix socket at `path` (one that does not answer in 2 s counts). */
+export function someoneListens(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(path);
     const done = (answer: boolean): void => {
