@@ -188,6 +188,9 @@ describe('UpdatePodSandboxResources and CheckpointContainer', () => {
   it('accepts new pod resources for a known sandbox only', async () => {
     const resources = { cpuShares: 512, memoryLimitInBytes: 256 * MiB };
     await expect(cri.runtime.UpdatePodSandboxResources({ podSandboxId: pod.sandboxId, resources, overhead: {} })).resolves.toBeTruthy();
+    // PodSandboxStatus reports what was recorded, in its verbose info
+    const info = JSON.parse((await cri.runtime.PodSandboxStatus({ podSandboxId: pod.sandboxId, verbose: true })).info?.info ?? '{}');
+    expect(info.resources?.resources).toMatchObject({ cpuShares: 512, memoryLimitInBytes: 256 * MiB });
     expect((await grpcError(cri.runtime.UpdatePodSandboxResources({ podSandboxId: 'f'.repeat(64), resources }))).code).toBe(Code.NOT_FOUND);
   });
 

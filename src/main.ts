@@ -98,6 +98,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
       hostCapsComplete: caps.complete,
       heldCapabilities: caps.effective,
       removeContainer: (c) => containers.remove(c),
+      recordedResources: (sandboxId) => sandboxResources.get(sandboxId),
     },
     imageLabels,
     log.child({ room: 'sandbox' }),

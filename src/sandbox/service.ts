@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Code, CriError, invalidArgument, notFound } from '../errors.js';
+import type { SandboxResources } from './update-resources.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
 import type { ContainerIndex } from '../docker/container-index.js';
@@ -47,6 +48,8 @@ export interface SandboxServiceOptions {
   heldCapabilities: readonly string[];
   /** Removes one of the sandbox's containers with what belongs to it (its log file). */
   removeContainer: (c: ContainerInspect) => Promise<void>;
+  /** The pod resources kubelet last reported with UpdatePodSandboxResources, for the verbose status. */
+  recordedResources?: (sandboxId: string) => SandboxResources | undefined;
 }
 
 /** RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox, StreamPodSandboxes. */
@@ -301,6 +304,8 @@ export class SandboxService {
           cgroupParent: (sandbox.HostConfig as { CgroupParent?: string }).CgroupParent ?? '',
           resolvConfPath: sandbox.ResolvConfPath,
           checkpoint: await this.checkpoints.read(sandbox.Id).catch(() => null),
+          // kubelet resizes the pod's cgroups itself; these are the figures it last told us
+          resources: this.opts.recordedResources?.(sandbox.Id) ?? null,
         }),
       };
     }

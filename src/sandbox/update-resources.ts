@@ -1,12 +1,17 @@
 import { invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
+import Long from 'long';
 import type { ContainerIndex } from '../docker/container-index.js';
 import { TYPE_SANDBOX } from '../docker/naming.js';
 
+/** LinuxContainerResources as plain JSON (64-bit figures as numbers), for the verbose status. */
 export interface SandboxResources {
-  overhead?: runtime.v1.ILinuxContainerResources | null;
-  resources?: runtime.v1.ILinuxContainerResources | null;
+  overhead: Record<string, unknown> | null;
+  resources: Record<string, unknown> | null;
 }
+
+const plain = (r: runtime.v1.ILinuxContainerResources | null | undefined): Record<string, unknown> | null =>
+  r ? (JSON.parse(JSON.stringify(r, (_key, value: unknown) => (Long.isLong(value) ? (value as Long).toNumber() : value))) as Record<string, unknown>) : null;
 
 /**
  * UpdatePodSandboxResources: kubelet has already resized the pod's cgroups and only tells the
@@ -31,7 +36,7 @@ export class SandboxResourceRecords {
     await this.index.ready();
     const sandbox = this.index.resolve(id, TYPE_SANDBOX);
     if (!sandbox) throw notFound(`UpdatePodSandboxResources: no pod sandbox with ID ${id}`);
-    this.bySandbox.set(sandbox.Id, { overhead: request.overhead, resources: request.resources });
+    this.bySandbox.set(sandbox.Id, { overhead: plain(request.overhead), resources: plain(request.resources) });
     return {};
   }
 }
