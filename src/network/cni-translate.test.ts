@@ -89,6 +89,16 @@ describe('capability args', () => {
     });
     expect(podCapabilityArgs([], { servers: [], searches: [], options: [] }, '')).toEqual({ portMappings: [] });
   });
+
+  it('adds bandwidth only when the pod asks for a limit, and only for plugins that declare it', () => {
+    const bandwidth = { ingressRate: 1_000_000, ingressBurst: 2_147_483_647 };
+    const caps = podCapabilityArgs([], undefined, '', bandwidth);
+    expect(caps).toEqual({ portMappings: [], bandwidth });
+    expect(podCapabilityArgs([], undefined, '', undefined)).not.toHaveProperty('bandwidth');
+    expect(pluginRuntimeConfig({ type: 'bandwidth', capabilities: { bandwidth: true } }, caps)).toEqual({ bandwidth });
+    expect(pluginRuntimeConfig({ type: 'bandwidth', capabilities: { bandwidth: false } }, caps)).toBeUndefined();
+    expect(pluginRuntimeConfig({ type: 'portmap', capabilities: { portMappings: true } }, caps)).toEqual({ portMappings: [] });
+  });
 });
 
 describe('per-plugin config', () => {

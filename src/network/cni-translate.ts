@@ -2,6 +2,7 @@
 // comes out of its stdout. Follows the CNI spec (SPEC.md) and libcni's choices where the spec
 // leaves room (api.go: buildOneConfig, injectRuntimeConfig; invoke/args.go; invoke/exec.go).
 import { isIP } from 'node:net';
+import type { BandwidthCap } from './bandwidth.js';
 import type { CniPluginConf } from './cni-config.js';
 
 export interface PortMappingCap {
@@ -86,9 +87,10 @@ export function formatCniArgs(args: [string, string][]): string {
 /**
  * The capability arguments of a pod (CONVENTIONS.md). portMappings is always present, as
  * cri-dockerd sends it (entries without a host port dropped, protocol lower case); dns only when
- * the pod has a DNS config, with empty lists left out; ipRanges only when a pod CIDR is known.
+ * the pod has a DNS config, with empty lists left out; ipRanges only when a pod CIDR is known;
+ * bandwidth only when the pod has a bandwidth annotation.
  */
-export function podCapabilityArgs(portMappings: readonly PortMappingCap[], dns: DnsCap | undefined, podCidr: string): Record<string, unknown> {
+export function podCapabilityArgs(portMappings: readonly PortMappingCap[], dns: DnsCap | undefined, podCidr: string, bandwidth?: BandwidthCap): Record<string, unknown> {
   const caps: Record<string, unknown> = {
     portMappings: portMappings
       .filter((p) => p.hostPort > 0)
@@ -102,6 +104,7 @@ export function podCapabilityArgs(portMappings: readonly PortMappingCap[], dns: 
     if (Object.keys(entry).length > 0) caps.dns = entry;
   }
   if (podCidr !== '') caps.ipRanges = podCidr.split(',').map((subnet) => [{ subnet: subnet.trim() }]);
+  if (bandwidth) caps.bandwidth = { ...bandwidth };
   return caps;
 }
 

@@ -245,6 +245,33 @@ describe('tearDown', () => {
     expect(await readdir(join(cacheDir, 'results'))).toEqual([]);
   });
 
+  it('gives the bandwidth capability to the plugin declaring it, on ADD and, from the cache, on DEL', async () => {
+    await installFake(binB, 'bandwidth');
+    await writeConf([{ type: 'main', fake: { ip: '10.88.0.5/16' } }, { type: 'portmap', capabilities: { portMappings: true } }, { type: 'bandwidth', capabilities: { bandwidth: true } }]);
+    const bandwidth = { ingressRate: 1_000_000, ingressBurst: 2_147_483_647, egressRate: 2_000_000, egressBurst: 2_147_483_647 };
+    await manager().setUp(request({ bandwidth }));
+    const added = await calls();
+    expect(summary(added)).toEqual(['ADD loopback', 'ADD main', 'ADD portmap', 'ADD bandwidth']);
+    expect(added[3]?.conf.runtimeConfig).toEqual({ bandwidth });
+    expect(added[2]?.conf.runtimeConfig).not.toHaveProperty('bandwidth');
+    expect(added[1]?.conf).not.toHaveProperty('runtimeConfig');
+    await rm(join(root, 'calls.log'));
+    // a new process, as after a restart: only the cache knows the pod's limits
+    await manager().tearDown(SANDBOX, netns);
+    const deleted = await calls();
+    expect(summary(deleted)).toEqual(['DEL bandwidth', 'DEL portmap', 'DEL main', 'DEL loopback']);
+    expect(deleted[0]?.conf.runtimeConfig).toEqual({ bandwidth });
+  });
+
+  it('gives no bandwidth capability to a pod without limits', async () => {
+    await installFake(binB, 'bandwidth');
+    await writeConf([{ type: 'main', fake: { ip: '10.88.0.5/16' } }, { type: 'bandwidth', capabilities: { bandwidth: true } }]);
+    await manager().setUp(request());
+    const added = await calls();
+    expect(summary(added)).toEqual(['ADD loopback', 'ADD main', 'ADD bandwidth']);
+    expect(added[2]?.conf).not.toHaveProperty('runtimeConfig');
+  });
+
   it('uses the cached config after the config changed, and an empty CNI_NETNS when the netns is gone', async () => {
     await manager().setUp(request());
     await writeConf([{ type: 'other' }], '1.0.0', 'othernet');

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Code, CriError, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BandwidthCap } from './bandwidth.js';
 import { cacheFilePath, findCacheEntries, removeCacheFile, writeCacheEntry, type CniCacheEntry } from './cni-cache.js';
 import { loadDefaultNetwork, parseNetworkConfig, type CniLoad, type CniPluginConf } from './cni-config.js';
 import { findPlugin, runPlugin } from './cni-exec.js';
@@ -40,6 +41,8 @@ export interface PodNetworkRequest extends PodIdentity {
   netnsPath: string;
   portMappings: PortMappingCap[];
   dns?: DnsCap;
+  /** From the pod's bandwidth annotations; absent when it has none. */
+  bandwidth?: BandwidthCap;
 }
 
 export interface PodNetworkResult {
@@ -167,7 +170,7 @@ export class CniManager {
       netns: req.netnsPath,
       ifName: DEFAULT_IFNAME,
       cniArgs: podCniArgs(req),
-      capabilityArgs: podCapabilityArgs(req.portMappings, req.dns, podCidr),
+      capabilityArgs: podCapabilityArgs(req.portMappings, req.dns, podCidr, req.bandwidth),
     };
     this.tornDown.delete(req.sandboxId);
     this.results.delete(req.sandboxId);

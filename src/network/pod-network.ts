@@ -1,5 +1,6 @@
 import type { ContainerInspect } from '../docker/client.js';
 import type { Logger } from '../log.js';
+import type { BandwidthCap } from './bandwidth.js';
 import type { CniLoad } from './cni-config.js';
 import type { CniManager, PortMappingCap } from './cni.js';
 
@@ -12,6 +13,7 @@ export interface PodNetworkSetup {
   pid: number;
   portMappings: PortMappingCap[];
   dns?: { servers: string[]; searches: string[]; options: string[] };
+  bandwidth?: BandwidthCap;
 }
 
 /** Who a sandbox belonged to, from its Docker name and checkpoint. */
@@ -95,6 +97,7 @@ export class CniNetwork implements PodNetwork {
       netnsPath: netnsPath(pod.pid),
       portMappings: pod.portMappings,
       dns: pod.dns,
+      bandwidth: pod.bandwidth,
     });
     this.known.set(pod.sandboxId, result.ips);
     return result.ips;

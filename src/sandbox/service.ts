@@ -7,6 +7,7 @@ import type { ContainerIndex } from '../docker/container-index.js';
 import { NameConflict, type ContainerInspect, type DockerClient } from '../docker/client.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, randomizedName } from '../docker/naming.js';
 import type { Logger } from '../log.js';
+import { podBandwidth, type BandwidthCap } from '../network/bandwidth.js';
 import type { PortMappingCap } from '../network/cni.js';
 import type { PodIdentityHint, PodNetwork } from '../network/pod-network.js';
 import { parseReference, pullTarget } from '../image/reference.js';
@@ -86,7 +87,12 @@ export class SandboxService {
     });
     const pod = podIdentity(config);
     const name = body.name as string;
+    let bandwidth: BandwidthCap | undefined;
     if (this.network.kind === 'cni' && !isHostNetwork(config)) {
+      // checked before anything is created; like dockershim, only where CNI plugins would get it
+      const wanted = podBandwidth(config.annotations);
+      if (typeof wanted === 'string') throw invalidArgument(`RunPodSandbox ${pod.namespace}/${pod.name}: ${wanted}`);
+      bandwidth = wanted;
       const ready = await this.network.readiness();
       if (!ready.ok) throw new CriError(Code.UNAVAILABLE, `RunPodSandbox ${pod.namespace}/${pod.name}: network plugin is not ready: ${ready.message}`);
     }
@@ -122,6 +128,7 @@ export class SandboxService {
               pid: inspect.State.Pid,
               portMappings: ports.filter((p) => p.hostPort > 0).map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp })),
               dns: config.dnsConfig ? { servers: config.dnsConfig.servers ?? [], searches: config.dnsConfig.searches ?? [], options: config.dnsConfig.options ?? [] } : undefined,
+              bandwidth,
             });
           }
         } catch (err) {
