@@ -98,6 +98,11 @@ describe('dockercri doctor on this machine', () => {
     expect(r.lines.get('cni-plugins')?.status).toBe('ok');
   });
 
+  it('takes fd:// (a systemd unit\'s flags pasted as they are) as a socket systemd holds', async () => {
+    const r = await doctor(['--network-plugin=', `--kubelet-config=${join(tmp, 'none.yaml')}`, '--container-runtime-endpoint', 'fd://']);
+    expect(r.lines.get('socket')).toMatchObject({ status: 'ok', text: expect.stringContaining('comes from systemd') });
+  });
+
   it('prints its help and exits 0; a bad flag exits 2', async () => {
     const help = await doctor(['--help']);
     expect(help.code).toBe(0);

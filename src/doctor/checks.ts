@@ -163,6 +163,15 @@ export type SocketProbe =
   | { state: 'stale' }
   | { state: 'live'; holder?: string; version?: { runtimeName: string; runtimeVersion: string }; versionError?: string; ours: boolean };
 
+/** `fd://` endpoints: systemd holds the socket and passes it, so there is no path to look at. */
+export function activatedSocketCheck(endpoint: string): Check {
+  return {
+    name: 'socket',
+    status: 'ok',
+    detail: `${endpoint}: the listening socket comes from systemd (dockercri.socket, at /run/cri-dockerd.sock); cri-docker.socket must not hold the same path`,
+  };
+}
+
 export function socketCheck(path: string, probe: SocketProbe): Check {
   const name = 'socket';
   switch (probe.state) {

@@ -5,7 +5,7 @@ import { DockerClient } from '../docker/client.js';
 import { socketPath } from '../server/socket.js';
 import { DOCKERCRI_VERSION } from '../version.js';
 import { parseDoctorArgs, type DoctorOptions } from './args.js';
-import { capabilitiesCheck, cgroupDriverCheck, cgroupVersionCheck, cniConfigCheck, cniPluginsCheck, diskCheck, dockerCheck, pauseImageCheck, socketCheck, type Check } from './checks.js';
+import { activatedSocketCheck, capabilitiesCheck, cgroupDriverCheck, cgroupVersionCheck, cniConfigCheck, cniPluginsCheck, diskCheck, dockerCheck, pauseImageCheck, socketCheck, type Check } from './checks.js';
 import { probeCapabilities, probeCgroupVersion, probeCniConfig, probeDisk, probeDocker, probeImage, probeKubeletConfig, probePlugins, probeSocket } from './probes.js';
 import { exitStatus, formatReport } from './report.js';
 
@@ -16,6 +16,7 @@ export async function diagnose(options: DoctorOptions): Promise<Check[]> {
   const { config } = options;
   const docker = new DockerClient(config.dockerEndpoint, Math.min(config.runtimeRequestTimeoutMs, DOCKER_TIMEOUT_MS), pino({ level: 'silent' }));
   const selfScript = process.argv[1] ? await realpath(process.argv[1]).catch(() => undefined) : undefined;
+  const activated = config.containerRuntimeEndpoint.startsWith('fd://');
   const criSocket = socketPath(config.containerRuntimeEndpoint);
   const useCni = config.networkPlugin === 'cni';
 
@@ -23,7 +24,7 @@ export async function diagnose(options: DoctorOptions): Promise<Check[]> {
     probeDocker(docker),
     probeKubeletConfig(options.kubeletConfig),
     useCni ? probeCniConfig(config.cniConfDir) : undefined,
-    probeSocket(criSocket, selfScript),
+    activated ? undefined : probeSocket(criSocket, selfScript),
     probeCgroupVersion(),
   ]);
   const network = cni?.ok ? cni.files.find((f) => 'network' in f) : undefined;
@@ -39,7 +40,7 @@ export async function diagnose(options: DoctorOptions): Promise<Check[]> {
     pauseImageCheck(config.podInfraContainerImage, engine, pausePresent),
     cniConfigCheck(config.networkPlugin, config.cniConfDir, cni ?? { ok: true, files: [] }),
     cniPluginsCheck(config.networkPlugin, config.cniBinDirs, plugins),
-    socketCheck(criSocket, socket),
+    socket ? socketCheck(criSocket, socket) : activatedSocketCheck(config.containerRuntimeEndpoint),
     capabilitiesCheck(probeCapabilities(), config.restrictOomScoreAdj),
     cgroupVersionCheck(cgroupVersion, kubelet),
     diskCheck(engine.ok ? engine.dockerRootDir : undefined, disk),
