@@ -8,6 +8,8 @@ import { startDockercri } from '../integration/harness.js';
 import { row, table, timed, type Row } from './stats.js';
 
 const IMAGE = 'dockercri-test/busybox:latest';
+/** runtime.v1.NamespaceMode.CONTAINER */
+const CONTAINER_PID = 1;
 
 export async function containerLifecycle(n: number): Promise<string> {
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -25,7 +27,8 @@ export async function containerLifecycle(n: number): Promise<string> {
       const keep = i >= 2;
       const s = keep ? shim : fresh();
       const r = keep ? raw : fresh();
-      const config = { metadata: { name: `c${i}`, attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: `c${i}/0.log`, labels: { bench: tag } };
+      // a process namespace of its own, as kubelet asks unless the pod shares one; the raw container has one too
+      const config = { metadata: { name: `c${i}`, attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: `c${i}/0.log`, labels: { bench: tag }, linux: { securityContext: { namespaceOptions: { pid: CONTAINER_PID } } } };
       const { containerId } = await timed(s.create, () => cri.runtime.CreateContainer({ podSandboxId: podSandboxId as string, config, sandboxConfig }));
       await timed(s.start, () => cri.runtime.StartContainer({ containerId }));
       await timed(s.status, () => cri.runtime.ContainerStatus({ containerId }));
@@ -39,7 +42,7 @@ export async function containerLifecycle(n: number): Promise<string> {
           Entrypoint: ['sleep'],
           Cmd: ['3600'],
           Labels: { bench: tag, 'io.kubernetes.docker.type': 'container', 'io.kubernetes.sandbox.id': podSandboxId as string },
-          HostConfig: { NetworkMode: `container:${podSandboxId}`, IpcMode: `container:${podSandboxId}`, PidMode: '', LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } } },
+          HostConfig: { NetworkMode: `container:${podSandboxId}`, IpcMode: `container:${podSandboxId}`, PidMode: '', SecurityOpt: ['seccomp=unconfined'], LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } } },
         }),
       );
       await timed(r.start, () => c.start());
