@@ -3,16 +3,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
 import { record } from '../metrics/index.js';
 import { negotiate, SPDY_PORT_FORWARD_PROTOCOLS, SPDY_REMOTE_COMMAND_PROTOCOLS, type CommandResult } from './protocol.js';
 import type { ClientStreams } from './remote-command.js';
-import { SpdySession } from './spdy/session.js';
-import { servePortForwardSpdy, serveRemoteCommandSpdy } from './spdy-server.js';
 import type { StreamRequest, TokenRegistry } from './tokens.js';
 import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS } from './websocket/channels.js';
-import { servePortForwardWs, serveRemoteCommandWs } from './websocket-server.js';
 
 export interface StreamingBackend {
   exec(req: Extract<StreamRequest, { kind: 'exec' }>, io: ClientStreams): Promise<CommandResult>;
@@ -41,9 +38,16 @@ function reject(socket: Duplex, code: number, reason: string, body = ''): void {
   socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+/**
+ * The SPDY and WebSocket transports (ws, zlib, the SPDY framer) are loaded on the first session
+ * that needs one: an idle node carries neither.
+ */
+const spdyTransport = async (): Promise<typeof import('./spdy/session.js') & typeof import('./spdy-server.js')> => ({ ...(await import('./spdy/session.js')), ...(await import('./spdy-server.js')) });
+const webSocketTransport = async (): Promise<typeof import('ws') & typeof import('./websocket-server.js')> => ({ ...(await import('ws')), ...(await import('./websocket-server.js')) });
+
 export class StreamingServer {
   private readonly http: Server;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+  private wss?: WebSocketServer;
   private base = '';
 
   constructor(
@@ -79,7 +83,7 @@ export class StreamingServer {
   }
 
   close(): void {
-    this.wss.close();
+    this.wss?.close();
     this.http.close();
     this.http.closeAllConnections();
   }
@@ -103,16 +107,33 @@ export class StreamingServer {
     if (!request || request.kind !== kind) return reject(socket, 404, 'Not Found', 'unknown or expired token\n');
     if (this.opts.idleTimeoutMs > 0) socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
     const log = this.log.child({ stream: kind, ...('dockerId' in request ? { containerId: request.dockerId } : { podSandboxId: request.sandboxDockerId }) });
-    if (upgrade === 'spdy/3.1') return this.upgradeSpdy(req, socket, head, request, log);
-    if (upgrade === 'websocket') return this.upgradeWebSocket(req, socket, head, request, url, log);
+    const failed = (err: Error): void => {
+      log.error({ err: err.message }, 'cannot load the streaming transport');
+      socket.destroy();
+    };
+    if (upgrade === 'spdy/3.1') return void this.upgradeSpdy(req, socket, head, request, log).catch(failed);
+    if (upgrade === 'websocket') return void this.upgradeWebSocket(req, socket, head, request, url, log).catch(failed);
     reject(socket, 400, 'Bad Request', `unsupported upgrade ${JSON.stringify(upgrade)}: SPDY/3.1 or websocket\n`);
   }
 
-  private upgradeSpdy(req: IncomingMessage, socket: Socket, head: Buffer, request: StreamRequest, log: Logger): void {
+  /**
+   * Holds what the client sends while a transport loads: after the upgrade event the socket
+   * flows with no listener, and bytes read then would be lost.
+   */
+  private async loadFor<T>(socket: Socket, load: () => Promise<T>): Promise<T> {
+    socket.pause();
+    const transport = await load();
+    // data flows again from the next tick on, once the session below listens
+    socket.resume();
+    return transport;
+  }
+
+  private async upgradeSpdy(req: IncomingMessage, socket: Socket, head: Buffer, request: StreamRequest, log: Logger): Promise<void> {
     const supported = request.kind === 'portforward' ? SPDY_PORT_FORWARD_PROTOCOLS : SPDY_REMOTE_COMMAND_PROTOCOLS;
     const negotiated = negotiate(req.headers['x-stream-protocol-version'], supported);
     if (negotiated === undefined) return reject(socket, 403, 'Forbidden', `none of the offered protocols is supported; use one of ${supported.join(', ')}\n`);
     const protocol = negotiated || (request.kind === 'portforward' ? 'portforward.k8s.io' : 'channel.k8s.io');
+    const { SpdySession, servePortForwardSpdy, serveRemoteCommandSpdy } = await this.loadFor(socket, spdyTransport);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     socket.setNoDelay(true);
     if (head.length > 0) socket.unshift(head);
@@ -129,7 +150,7 @@ export class StreamingServer {
     });
   }
 
-  private upgradeWebSocket(req: IncomingMessage, socket: Socket, head: Buffer, request: StreamRequest, url: URL, log: Logger): void {
+  private async upgradeWebSocket(req: IncomingMessage, socket: Socket, head: Buffer, request: StreamRequest, url: URL, log: Logger): Promise<void> {
     const supported: readonly string[] = request.kind === 'portforward' ? PORT_FORWARD_PROTOCOLS : REMOTE_COMMAND_PROTOCOLS;
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -143,6 +164,8 @@ export class StreamingServer {
       ports = asked.length > 0 ? asked.map(Number) : request.ports;
       if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p <= 0 || p > 65535)) return reject(socket, 400, 'Bad Request', 'port forwarding over WebSocket needs ports 1-65535 in the query (?port=80)\n');
     }
+    const { WebSocketServer, servePortForwardWs, serveRemoteCommandWs } = await this.loadFor(socket, webSocketTransport);
+    this.wss ??= new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       log.debug({ protocol, transport: 'websocket' }, 'streaming session started');
       const closed = record.sessionOpened(request.kind);
