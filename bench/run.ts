@@ -1,5 +1,6 @@
 // npm run bench [-- N]: prints markdown tables of dockercri against raw Docker API calls.
 import { containerLifecycle } from './container-lifecycle.js';
+import { containerStats } from './container-stats.js';
 import { eventDelay } from './events.js';
 import { listAtScale } from './list.js';
 import { sandboxLifecycle } from './sandbox-lifecycle.js';
@@ -11,5 +12,7 @@ process.stdout.write('\n');
 process.stdout.write(await containerLifecycle(n));
 process.stdout.write('\n');
 process.stdout.write(await listAtScale(100, 50));
+process.stdout.write('\n');
+process.stdout.write(await containerStats());
 process.stdout.write('\n');
 process.stdout.write(await eventDelay(20));
