@@ -34,6 +34,8 @@ function checkLookup(ref: string): void {
 
 export class ImageService implements ImageServiceHandlers {
   private readonly usage = new UsageCache(60_000);
+  /** Where Docker keeps images, from its info (3-5 ms a call, and kubelet asks every 10 s). */
+  private storage?: { mountpoint: string; atMs: number };
   /** Image user by image ID: an image's config never changes, so it is asked once. */
   private readonly userById = new Map<string, string>();
 
@@ -120,9 +122,17 @@ export class ImageService implements ImageServiceHandlers {
     return {};
   }
 
-  async ImageFsInfo(): Promise<runtime.v1.IImageFsInfoResponse> {
+  /** Docker's storage-driver directory; asked again after 30 s, since Docker may restart with another. */
+  private async storageMountpoint(): Promise<string> {
+    if (this.storage && Date.now() - this.storage.atMs < STORAGE_FACTS_TTL_MS) return this.storage.mountpoint;
     const info = await this.docker.info();
     const mountpoint = join(info.dockerRootDir, info.storageDriver || 'image');
+    this.storage = { mountpoint, atMs: Date.now() };
+    return mountpoint;
+  }
+
+  async ImageFsInfo(): Promise<runtime.v1.IImageFsInfoResponse> {
+    const mountpoint = await this.storageMountpoint();
     const usage = await this.usage.get(mountpoint);
     const fs: runtime.v1.IFilesystemUsage = {
       timestamp: msToNs(usage.takenAtMs),
@@ -134,6 +144,8 @@ export class ImageService implements ImageServiceHandlers {
     return { imageFilesystems: [fs], containerFilesystems: [fs] };
   }
 }
+
+const STORAGE_FACTS_TTL_MS = 30_000;
 
 function verboseInfo(image: ImageInspect): Record<string, unknown> {
   return {
