@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriError } from '../src/errors.js';
 import { CniManager, type PodNetworkRequest } from '../src/network/cni.js';
-import { splitRule } from './harness.js';
+import { cacheResults, freeSubnet, removeNatRules } from './cni-net.js';
 
 const run = promisify(execFile);
 const sh = async (cmd: string, ...args: string[]): Promise<string> => (await run(cmd, args, { maxBuffer: 16 << 20 })).stdout;
@@ -36,14 +36,6 @@ const namespaces: string[] = [];
 const sandboxes = new Map<string, number>(); // sandbox id -> its host port (0: none)
 
 /** A /24 in 10.200-249.x that no route or address on this host touches yet. */
-async function freeSubnet(): Promise<string> {
-  const used = (await sh('ip', '-4', 'route', 'show', 'table', 'all')) + (await sh('ip', '-4', 'addr'));
-  for (let i = 0; i < 50; i++) {
-    const candidate = `10.${randomInt(200, 250)}.${randomInt(0, 256)}`;
-    if (!used.includes(`${candidate}.`)) return candidate;
-  }
-  throw new Error('no free 10.x.y.0/24 found');
-}
 
 async function newNetns(): Promise<{ name: string; path: string }> {
   const name = `dcri-${tag}-${namespaces.length}`;
@@ -108,28 +100,12 @@ async function netnsIpv4(name: string): Promise<string[]> {
   return [...out.matchAll(/inet (\S+)\//g)].map((m) => m[1] as string);
 }
 
-const cacheFiles = async (): Promise<string[]> => (await readdir(join(cacheDir, 'results')).catch(() => [] as string[])).sort();
 
 
 /** Removes nat rules and per-container chains left for this test's sandboxes (only after a failure). */
-async function removeLeftoverRules(): Promise<void> {
-  const lines = (await natRules()).split('\n').filter((l) => l.startsWith('-A ') && [...sandboxes.keys()].some((id) => l.includes(id)));
-  const chains = new Set<string>();
-  for (const line of lines) {
-    const args = splitRule(line);
-    const target = args[args.indexOf('-j') + 1];
-    if (target?.startsWith('CNI-DN-')) chains.add(target);
-    if (args[1]?.startsWith('CNI-DN-')) chains.add(args[1]);
-    await run('iptables', ['-t', 'nat', '-D', ...args.slice(1)]).catch(() => undefined);
-  }
-  for (const chain of chains) {
-    await run('iptables', ['-t', 'nat', '-F', chain]).catch(() => undefined);
-    await run('iptables', ['-t', 'nat', '-X', chain]).catch(() => undefined);
-  }
-}
 
 beforeAll(async () => {
-  prefix = await freeSubnet();
+  prefix = await freeSubnet(200, 250);
   root = await mkdtemp(join(tmpdir(), 'dcri-cni-integ-'));
   confDir = join(root, 'conf');
   cacheDir = join(root, 'cache');
@@ -142,7 +118,7 @@ afterAll(async () => {
   for (const [id, hostPort] of sandboxes) {
     await cleaner.tearDown(id, undefined, { ...request(id, '', hostPort) }).catch(() => undefined);
   }
-  await removeLeftoverRules().catch(() => undefined);
+  await removeNatRules((rule) => [...sandboxes.keys()].some((id) => rule.includes(id))).catch(() => undefined);
   for (const name of namespaces) await run('ip', ['netns', 'del', name]).catch(() => undefined);
   await run('ip', ['link', 'del', bridge]).catch(() => undefined);
   await rm(store, { recursive: true, force: true });
@@ -168,7 +144,7 @@ describe('CniManager with the real plugins', () => {
     const rules = await natRules();
     expect(rules).toContain(`--dport ${hostPort}`);
     expect(rules).toContain(id);
-    expect(await cacheFiles()).toEqual([`cni-loopback-${id}-eth0`, `${netName}-${id}-eth0`]);
+    expect(await cacheResults(cacheDir)).toEqual([`cni-loopback-${id}-eth0`, `${netName}-${id}-eth0`]);
     const cached = JSON.parse(await readFile(join(cacheDir, 'results', `${netName}-${id}-eth0`), 'utf8')) as Record<string, unknown>;
     expect(cached).toMatchObject({ kind: 'cniCacheV1', containerId: id, ifName: 'eth0', networkName: netName, netns: ns.path });
     expect(JSON.parse(Buffer.from(cached.config as string, 'base64').toString())).toMatchObject({ name: netName, plugins: [{ type: 'bridge' }, { type: 'portmap' }] });
@@ -179,7 +155,7 @@ describe('CniManager with the real plugins', () => {
     const after = await natRules();
     expect(after).not.toContain(`--dport ${hostPort}`);
     expect(after).not.toContain(id);
-    expect(await cacheFiles()).toEqual([]);
+    expect(await cacheResults(cacheDir)).toEqual([]);
     await expect(netnsIpv4(ns.name)).rejects.toThrow(); // eth0 is gone
     expect(await cni.cachedResult(id)).toBeUndefined();
 
@@ -202,7 +178,7 @@ describe('CniManager with the real plugins', () => {
     await restarted.tearDown(id, ns.path);
     expect(await storedIps(id)).toEqual([]);
     expect(await natRules()).not.toContain(id);
-    expect(await cacheFiles()).toEqual([]);
+    expect(await cacheResults(cacheDir)).toEqual([]);
   });
 
   it('releases the IP and the rules when the netns is already gone', async () => {
@@ -216,7 +192,7 @@ describe('CniManager with the real plugins', () => {
     await manager().tearDown(id, ns.path);
     expect(await storedIps(id)).toEqual([]);
     expect(await natRules()).not.toContain(id);
-    expect(await cacheFiles()).toEqual([]);
+    expect(await cacheResults(cacheDir)).toEqual([]);
   });
 
   it('fails an ADD with a missing plugin by name, leaving no IP, rule or cache', async () => {
@@ -234,7 +210,7 @@ describe('CniManager with the real plugins', () => {
     expect(err.message).toContain(`${join(root, 'no-such-dir')}, ${PLUGINS}`);
     expect(await storedIps(id)).toEqual([]);
     expect(await natRules()).not.toContain(id);
-    expect(await cacheFiles()).toEqual([]);
+    expect(await cacheResults(cacheDir)).toEqual([]);
     await expect(netnsIpv4(ns.name)).rejects.toThrow();
   });
 
@@ -258,6 +234,6 @@ describe('CniManager with the real plugins', () => {
     expect(await storedIps()).toEqual([]);
     const rules = await natRules();
     for (const p of pods) expect(rules).not.toContain(p.id);
-    expect(await cacheFiles()).toEqual([]);
+    expect(await cacheResults(cacheDir)).toEqual([]);
   });
 });

@@ -2,13 +2,14 @@
 // host-local and portmap on a network of the test's own: the ingress limit is a tbf qdisc on the
 // pod's host-side veth, the egress limit a tbf on an ifb device the plugin creates and redirects
 // the veth's ingress to. Both must go with the pod; a bad annotation must leave nothing behind.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheResults, freeSubnet, linkExists } from './cni-net.js';
 import { grpcError, startDockercri, uniq, type Dockercri } from './harness.js';
 import { READY, checkpointIds, containersWith, inspect, podConfig, removeRunContainers, sh } from './pods.js';
 
@@ -26,14 +27,6 @@ let cacheDir: string;
 let cri: Dockercri;
 
 /** A /24 in 10.100-199.x that no route or address on this host touches yet. */
-async function freeSubnet(): Promise<string> {
-  const used = (await sh('ip', '-4', 'route', 'show', 'table', 'all')) + (await sh('ip', '-4', 'addr'));
-  for (let i = 0; i < 50; i++) {
-    const candidate = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!used.includes(`${candidate}.`)) return candidate;
-  }
-  throw new Error('no free 10.x.y.0/24 found');
-}
 
 /** The ifb device the plugin names after the network and the container: "bwp" and a sha512 prefix. */
 const ifbName = (sandboxId: string): string => `bwp${createHash('sha512').update(netName + sandboxId).digest('hex')}`.slice(0, 15);
@@ -51,7 +44,6 @@ async function hostVeth(sandboxId: string): Promise<{ name: string; index: numbe
 }
 
 const qdiscs = (dev: string): Promise<string> => sh('tc', 'qdisc', 'show', 'dev', dev);
-const linkExists = async (name: string): Promise<boolean> => (await sh('ip', '-o', 'link', 'show')).split('\n').some((l) => new RegExp(`^\\d+: ${name}[@:]`).test(l));
 const linkIndexExists = async (index: number): Promise<boolean> => (await sh('ip', '-o', 'link', 'show')).split('\n').some((l) => l.startsWith(`${index}: `));
 
 /** IP files in host-local's store that name this sandbox. */
@@ -65,7 +57,6 @@ async function storedIps(sandboxId: string): Promise<string[]> {
 }
 
 const allStoredIps = async (): Promise<string[]> => (await readdir(store).catch(() => [] as string[])).filter((n) => isIP(n) !== 0);
-const cacheFiles = async (match = ''): Promise<string[]> => (await readdir(join(cacheDir, 'results')).catch(() => [] as string[])).filter((f) => f.includes(match)).sort();
 
 async function runPod(annotations: Record<string, string>): Promise<string> {
   const sandboxId = (await cri.runtime.RunPodSandbox({ config: podConfig({ run: runId, annotations }) })).podSandboxId ?? '';
@@ -131,7 +122,7 @@ describe('pod bandwidth annotations through the CNI bandwidth plugin', () => {
       expect(await linkExists(ifb)).toBe(false);
       expect(await linkIndexExists(veth.index)).toBe(false);
       expect(await storedIps(sandboxId)).toEqual([]);
-      expect(await cacheFiles(sandboxId)).toEqual([]);
+      expect(await cacheResults(cacheDir, sandboxId)).toEqual([]);
     } finally {
       await removePod(sandboxId);
     }
@@ -174,7 +165,7 @@ describe('pod bandwidth annotations through the CNI bandwidth plugin', () => {
     [INGRESS, '2P', /"2P" is above the largest rate, 1P/],
   ])('refuses %s=%s with INVALID_ARGUMENT and leaves nothing behind', async (key, value, message) => {
     const ipsBefore = await allStoredIps();
-    const cacheBefore = await cacheFiles();
+    const cacheBefore = await cacheResults(cacheDir);
     const checkpointsBefore = await checkpointIds(join(cri.dir, 'root'));
     const config = podConfig({ run: runId, annotations: { [key]: value } });
     const name = (config.metadata as { name: string }).name;
@@ -185,7 +176,7 @@ describe('pod bandwidth annotations through the CNI bandwidth plugin', () => {
     expect(err.details).toMatch(message);
     expect(await containersWith({ name })).toEqual([]);
     expect(await allStoredIps()).toEqual(ipsBefore);
-    expect(await cacheFiles()).toEqual(cacheBefore);
+    expect(await cacheResults(cacheDir)).toEqual(cacheBefore);
     expect(await checkpointIds(join(cri.dir, 'root'))).toEqual(checkpointsBefore);
   });
 });

@@ -1,13 +1,14 @@
 // Pod sandboxes with --network-plugin=cni and Debian's real plugins: a test conflist (bridge on a
 // bridge of its own, host-local in a /24 nothing on this host uses, portmap for host ports). The
 // shared cases are in sandbox-suite.ts; the network's readiness is checked here.
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcError, splitRule, startDockercri, uniq } from './harness.js';
+import { cacheResults, freeSubnet, removeNatRules } from './cni-net.js';
+import { grpcError, startDockercri, uniq } from './harness.js';
 import { NS, READY, checkpointIds, containersWith, inspect, podConfig, removeRunContainers, sh } from './pods.js';
 import { hostPortRules, sandboxSuite } from './sandbox-suite.js';
 
@@ -24,14 +25,6 @@ let cacheDir: string;
 let prefix: string; // "10.a.b" of the test's /24
 
 /** A /24 in 10.100-199.x that no route or address on this host touches yet. */
-async function freeSubnet(): Promise<string> {
-  const used = (await sh('ip', '-4', 'route', 'show', 'table', 'all')) + (await sh('ip', '-4', 'addr'));
-  for (let i = 0; i < 50; i++) {
-    const candidate = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!used.includes(`${candidate}.`)) return candidate;
-  }
-  throw new Error('no free 10.x.y.0/24 found');
-}
 
 const conflist = (): string =>
   JSON.stringify({
@@ -55,25 +48,9 @@ async function storedIps(sandboxId: string): Promise<string[]> {
   return ips;
 }
 
-/** libcni cache files of a sandbox (one per network: cni-loopback and the test network). */
-const cacheFiles = async (sandboxId: string): Promise<string[]> => (await readdir(join(cacheDir, 'results')).catch(() => [] as string[])).filter((f) => f.includes(sandboxId)).sort();
 
 
 /** Removes portmap's nat rules and chains of the test network (left only when a test failed). */
-async function removeLeftoverRules(): Promise<void> {
-  const lines = (await sh('iptables', '-t', 'nat', '-S')).split('\n').filter((l) => l.startsWith('-A ') && l.includes(netName));
-  const chains = new Set<string>();
-  for (const line of lines) {
-    const args = splitRule(line);
-    const target = args[args.indexOf('-j') + 1];
-    if (target?.startsWith('CNI-DN-')) chains.add(target);
-    await sh('iptables', '-t', 'nat', '-D', ...args.slice(1)).catch(() => undefined);
-  }
-  for (const chain of chains) {
-    await sh('iptables', '-t', 'nat', '-F', chain).catch(() => undefined);
-    await sh('iptables', '-t', 'nat', '-X', chain).catch(() => undefined);
-  }
-}
 
 describe('pod sandboxes on CNI networking (bridge, host-local, portmap)', () => {
   beforeAll(async () => {
@@ -88,7 +65,7 @@ describe('pod sandboxes on CNI networking (bridge, host-local, portmap)', () => 
   // registered before the suite, so it runs after the suite's own cleanup
   afterAll(async () => {
     await removeRunContainers(runId);
-    await removeLeftoverRules().catch(() => undefined);
+    await removeNatRules((rule) => rule.includes(netName)).catch(() => undefined);
     await sh('ip', 'link', 'del', bridge).catch(() => undefined);
     await rm(store, { recursive: true, force: true });
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -105,7 +82,7 @@ describe('pod sandboxes on CNI networking (bridge, host-local, portmap)', () => 
       expect(ips).toHaveLength(1);
       expect(ips[0]!.startsWith(`${prefix}.`)).toBe(true);
       expect(await storedIps(sandboxId)).toEqual(ips);
-      expect(await cacheFiles(sandboxId)).toEqual([`cni-loopback-${sandboxId}-eth0`, `${netName}-${sandboxId}-eth0`]);
+      expect(await cacheResults(cacheDir, sandboxId)).toEqual([`cni-loopback-${sandboxId}-eth0`, `${netName}-${sandboxId}-eth0`]);
       return ips[0]!;
     },
     async assertNetworkReleased({ sandboxId, ip, hostPorts }) {
@@ -113,11 +90,11 @@ describe('pod sandboxes on CNI networking (bridge, host-local, portmap)', () => 
       expect(await readdir(store).catch(() => [] as string[])).not.toContain(ip);
       for (const port of hostPorts) expect(await hostPortRules(port)).toEqual([]);
       expect((await sh('iptables-save', '-t', 'nat')).split('\n').filter((l) => l.includes(sandboxId))).toEqual([]);
-      expect(await cacheFiles(sandboxId)).toEqual([]);
+      expect(await cacheResults(cacheDir, sandboxId)).toEqual([]);
     },
     async assertNoPodNetwork(sandboxId) {
       expect(await storedIps(sandboxId)).toEqual([]);
-      expect(await cacheFiles(sandboxId)).toEqual([]);
+      expect(await cacheResults(cacheDir, sandboxId)).toEqual([]);
     },
   });
 

@@ -5,14 +5,15 @@
 // dockercri's own code, so a mismatch in the product shows. Then dockercri starts on the same
 // directories and must list, report, stop and remove all of it, and run new containers in it.
 import { spawn } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, splitRule, startDockercri, testEnv, uniq, type Dockercri } from './harness.js';
+import { cacheResults, freeSubnet, linkExists, removeNatRules } from './cni-net.js';
+import { BUSYBOX, startDockercri, testEnv, uniq, type Dockercri } from './harness.js';
 import { NOTREADY, NS, READY, TEST_LABEL, checkpointIds, eventually, freePort, httpGetEventually, inspect, removeRunContainers, sh } from './pods.js';
 import { hostPortRules } from './sandbox-suite.js';
 
@@ -340,14 +341,6 @@ async function criDockerdRunContainer(pod: Pod, c: Parameters<typeof containerBo
 // test environment
 // ---------------------------------------------------------------------------------------------
 
-async function freeSubnet(): Promise<string> {
-  const used = (await sh('ip', '-4', 'route', 'show', 'table', 'all')) + (await sh('ip', '-4', 'addr'));
-  for (let i = 0; i < 50; i++) {
-    const candidate = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
-    if (!used.includes(`${candidate}.`)) return candidate;
-  }
-  throw new Error('no free 10.x.y.0/24 found');
-}
 
 /** host-local's IP files (in the test's own data dir) that name this sandbox. */
 async function storedIps(sandboxId: string): Promise<string[]> {
@@ -360,28 +353,8 @@ async function storedIps(sandboxId: string): Promise<string[]> {
   return ips;
 }
 
-const cacheFiles = async (sandboxId: string): Promise<string[]> => (await readdir(join(cacheDir, 'results')).catch(() => [] as string[])).filter((f) => f.includes(sandboxId)).sort();
 
-const linkExists = async (name: string): Promise<boolean> =>
-  sh('ip', 'link', 'show', 'dev', name).then(
-    () => true,
-    () => false,
-  );
 
-async function removeLeftoverRules(): Promise<void> {
-  const lines = (await sh('iptables', '-t', 'nat', '-S')).split('\n').filter((l) => l.startsWith('-A ') && l.includes(netName));
-  const chains = new Set<string>();
-  for (const line of lines) {
-    const a = splitRule(line);
-    const target = a[a.indexOf('-j') + 1];
-    if (target?.startsWith('CNI-DN-')) chains.add(target);
-    await sh('iptables', '-t', 'nat', '-D', ...a.slice(1)).catch(() => undefined);
-  }
-  for (const chain of chains) {
-    await sh('iptables', '-t', 'nat', '-F', chain).catch(() => undefined);
-    await sh('iptables', '-t', 'nat', '-X', chain).catch(() => undefined);
-  }
-}
 
 const APP_SCRIPT = `echo out-line-1; echo err-line-1 >&2; mkdir -p /www && echo served-by-app > /www/index.html && httpd -p 80 -h /www; trap 'exit 0' TERM; while true; do sleep 1; done`;
 const NEW_SCRIPT = `echo from-dockercri; trap 'exit 0' TERM; while true; do sleep 1; done`;
@@ -470,7 +443,7 @@ describe('switching a node from cri-dockerd without draining', () => {
   afterAll(async () => {
     await cri?.stop();
     await removeRunContainers(runId);
-    await removeLeftoverRules().catch(() => undefined);
+    await removeNatRules((rule) => rule.includes(netName)).catch(() => undefined);
     await sh('ip', 'link', 'del', bridge).catch(() => undefined);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -621,7 +594,7 @@ describe('switching a node from cri-dockerd without draining', () => {
     expect(hostVeth).not.toBe('');
     expect(await linkExists(hostVeth)).toBe(true);
     expect((await hostPortRules(hostPort)).length).toBeGreaterThan(0);
-    expect(await cacheFiles(cniPod.sandboxId)).toEqual([`cni-loopback-${cniPod.sandboxId}-eth0`, `${netName}-${cniPod.sandboxId}-eth0`]);
+    expect(await cacheResults(cacheDir, cniPod.sandboxId)).toEqual([`cni-loopback-${cniPod.sandboxId}-eth0`, `${netName}-${cniPod.sandboxId}-eth0`]);
 
     await cri!.runtime.StopPodSandbox({ podSandboxId: cniPod.sandboxId });
 
@@ -630,7 +603,7 @@ describe('switching a node from cri-dockerd without draining', () => {
     expect(await linkExists(hostVeth)).toBe(false);
     expect(await hostPortRules(hostPort)).toEqual([]);
     expect((await sh('iptables-save', '-t', 'nat')).split('\n').filter((l) => l.includes(cniPod.sandboxId))).toEqual([]);
-    expect(await cacheFiles(cniPod.sandboxId)).toEqual([]);
+    expect(await cacheResults(cacheDir, cniPod.sandboxId)).toEqual([]);
     // the DEL went by libcni's cache (both networks it names), not by a guess from the current config
     expect(tornDownNetworks(cniPod.sandboxId)).toEqual([netName, 'cni-loopback']);
     expect(cri!.log()).not.toContain('unusable CNI cache file');
@@ -659,7 +632,7 @@ describe('switching a node from cri-dockerd without draining', () => {
     expect(await storedIps(deadPod.sandboxId)).toEqual([]);
     expect(await hostPortRules(deadHostPort)).toEqual([]);
     expect((await sh('iptables-save', '-t', 'nat')).split('\n').filter((l) => l.includes(deadPod.sandboxId))).toEqual([]);
-    expect(await cacheFiles(deadPod.sandboxId)).toEqual([]);
+    expect(await cacheResults(cacheDir, deadPod.sandboxId)).toEqual([]);
     expect(tornDownNetworks(deadPod.sandboxId)).toEqual([netName, 'cni-loopback']);
     await cri!.runtime.RemovePodSandbox({ podSandboxId: deadPod.sandboxId });
     expect(await checkpointIds(root)).not.toContain(deadPod.sandboxId);
@@ -676,8 +649,8 @@ describe('switching a node from cri-dockerd without draining', () => {
     const left = (await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${runId}`] } })).map((c) => c.Id);
     expect(left).toEqual([]);
     expect(await checkpointIds(root)).toEqual([]);
-    expect(await cacheFiles(cniPod.sandboxId)).toEqual([]);
-    expect(await cacheFiles(hostPod.sandboxId)).toEqual([]);
+    expect(await cacheResults(cacheDir, cniPod.sandboxId)).toEqual([]);
+    expect(await cacheResults(cacheDir, hostPod.sandboxId)).toEqual([]);
     expect(await storedIps(cniPod.sandboxId)).toEqual([]);
     for (const path of [app.logPath, done.logPath, join(cniPod.logDirectory, 'fresh/0.log')]) {
       await expect(lstat(path)).rejects.toMatchObject({ code: 'ENOENT' });
