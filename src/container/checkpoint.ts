@@ -1,4 +1,4 @@
-import { Code, CriError, invalidArgument, notFound } from '../errors.js';
+import { Code, CriError } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { DockerClient } from '../docker/client.js';
 import type { ContainerIndex } from '../docker/container-index.js';
@@ -10,10 +10,7 @@ import { TYPE_CONTAINER } from '../docker/naming.js';
  * with the reason that applies to this Engine.
  */
 export async function checkpointContainer(docker: DockerClient, index: ContainerIndex, request: runtime.v1.CheckpointContainerRequest): Promise<runtime.v1.ICheckpointContainerResponse> {
-  const id = request.containerId ?? '';
-  if (id === '') throw invalidArgument('CheckpointContainer: container_id is required');
-  await index.ready();
-  if (!index.resolve(id, TYPE_CONTAINER)) throw notFound(`CheckpointContainer: no container with ID ${id}`);
+  await index.mustFind(request.containerId, TYPE_CONTAINER, 'CheckpointContainer');
   const info = await docker.info();
   if (info.raw.ExperimentalBuild !== true) {
     throw new CriError(Code.UNIMPLEMENTED, 'CheckpointContainer: Docker Engine checkpoints containers only in experimental mode (dockerd --experimental, with CRIU installed), and this Engine runs without it');

@@ -30,12 +30,6 @@ export interface ContainerServiceOptions {
   heldCapabilities: readonly string[];
 }
 
-const checkId = (id: string | null | undefined, rpc: string): string => {
-  if (!id) throw invalidArgument(`${rpc}: container_id is required`);
-  if (id.length > 128) throw invalidArgument(`${rpc}: container_id is longer than a Docker ID`);
-  return id;
-};
-
 /** CreateContainer, Start, Stop, Remove, List, Stream, Status, UpdateContainerResources, ReopenContainerLog, ExecSync. */
 export class ContainerService {
   private readonly locks = new KeyedMutex();
@@ -59,27 +53,13 @@ export class ContainerService {
     }
   }
 
-  private async find(id: string, rpc: string): Promise<ContainerInspect | undefined> {
-    checkId(id, rpc);
-    await this.index.ready();
-    return this.index.resolve(id, TYPE_CONTAINER);
-  }
-
-  private async mustFind(id: string | null | undefined, rpc: string): Promise<ContainerInspect> {
-    const c = await this.find(id ?? '', rpc);
-    if (!c) throw notFound(`${rpc}: no container with ID ${id}`);
-    return c;
-  }
-
   async CreateContainer(request: runtime.v1.CreateContainerRequest): Promise<runtime.v1.ICreateContainerResponse> {
-    const sandboxRef = request.podSandboxId ?? '';
-    if (sandboxRef === '') throw invalidArgument('CreateContainer: pod_sandbox_id is required');
+    // an id, then the config, then whether the sandbox exists: the cheapest refusal first
+    if (!request.podSandboxId) throw invalidArgument('CreateContainer: pod_sandbox_id is required');
     const logDirectory = request.sandboxConfig?.logDirectory ?? '';
     validateContainerConfig(request.config, logDirectory);
     const config = request.config;
-    await this.index.ready();
-    const sandbox = this.index.resolve(sandboxRef, TYPE_SANDBOX);
-    if (!sandbox) throw notFound(`CreateContainer: no pod sandbox with ID ${sandboxRef}`);
+    const sandbox = await this.index.mustFind(request.podSandboxId, TYPE_SANDBOX, 'CreateContainer');
     const imageRef = config.image?.image ?? '';
     if (imageRef === '') throw invalidArgument('CreateContainer: config.image.image is required');
     const image = await this.docker.inspectImage(imageRef);
@@ -145,7 +125,7 @@ export class ContainerService {
   }
 
   async StartContainer(request: runtime.v1.StartContainerRequest): Promise<runtime.v1.IStartContainerResponse> {
-    const c = await this.mustFind(request.containerId, 'StartContainer');
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'StartContainer');
     await this.locks.run(c.Id, async () => {
       const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
       if (logPath) {
@@ -161,7 +141,7 @@ export class ContainerService {
   }
 
   async StopContainer(request: runtime.v1.StopContainerRequest): Promise<runtime.v1.IStopContainerResponse> {
-    const c = await this.mustFind(request.containerId, 'StopContainer');
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'StopContainer');
     const timeout = int64(request.timeout);
     if (timeout < 0) throw invalidArgument('StopContainer: timeout must not be negative');
     await this.locks.run(c.Id, async () => {
@@ -172,7 +152,7 @@ export class ContainerService {
   }
 
   async RemoveContainer(request: runtime.v1.RemoveContainerRequest): Promise<runtime.v1.IRemoveContainerResponse> {
-    const c = await this.find(request.containerId ?? '', 'RemoveContainer');
+    const c = await this.index.find(request.containerId, TYPE_CONTAINER, 'RemoveContainer');
     if (c) await this.remove(c);
     return {};
   }
@@ -210,7 +190,7 @@ export class ContainerService {
   }
 
   async ContainerStatus(request: runtime.v1.ContainerStatusRequest): Promise<runtime.v1.IContainerStatusResponse> {
-    const c = await this.mustFind(request.containerId, 'ContainerStatus');
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ContainerStatus');
     if (c.State?.Status === 'exited') await this.logs.settled(c.Id, LOG_SETTLE_MS);
     const pid = c.State?.Running ? c.State.Pid : 0;
     const identity = pid > 0 ? await readFile(`/proc/${pid}/status`, 'utf8').then(identityFromProcStatus, () => undefined) : undefined;
@@ -232,7 +212,7 @@ export class ContainerService {
   }
 
   async UpdateContainerResources(request: runtime.v1.UpdateContainerResourcesRequest): Promise<runtime.v1.IUpdateContainerResourcesResponse> {
-    const c = await this.mustFind(request.containerId, 'UpdateContainerResources');
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'UpdateContainerResources');
     if (!request.linux) return {};
     // the oom score of a running process cannot be changed through Docker's update API
     const { OomScoreAdj: _oom, ...resources } = resourceOptions(request.linux, this.opts.oomScoreAdjFloor);
@@ -244,14 +224,14 @@ export class ContainerService {
   }
 
   async ReopenContainerLog(request: runtime.v1.ReopenContainerLogRequest): Promise<runtime.v1.IReopenContainerLogResponse> {
-    const c = await this.mustFind(request.containerId, 'ReopenContainerLog');
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ReopenContainerLog');
     if (!c.State?.Running) throw new CriError(Code.FAILED_PRECONDITION, `ReopenContainerLog: container ${c.Id} is not running`);
     await this.logs.reopen(c.Id);
     return {};
   }
 
   async ExecSync(request: runtime.v1.ExecSyncRequest): Promise<runtime.v1.IExecSyncResponse> {
-    const c = await this.mustFind(request.containerId, 'ExecSync');
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ExecSync');
     const cmd = request.cmd ?? [];
     if (cmd.length === 0) throw invalidArgument('ExecSync: cmd is required');
     const timeoutSec = int64(request.timeout);

@@ -1,8 +1,8 @@
-import { Code, CriError } from '../errors.js';
+import { Code, CriError, invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import { mapLimit } from '../util/pool.js';
 import type { ContainerInspect, DockerClient, DockerEvent, EventSubscription } from './client.js';
-import { LABEL_TYPE } from './naming.js';
+import { LABEL_TYPE, TYPE_SANDBOX } from './naming.js';
 
 export type IndexChange = { kind: 'upsert'; dockerId: string; inspect: ContainerInspect; event?: DockerEvent } | { kind: 'remove'; dockerId: string; last?: ContainerInspect; event?: DockerEvent };
 
@@ -183,6 +183,25 @@ export class ContainerIndex {
    * Finds an object by full ID or unique ID prefix, of the given type label; undefined when none
    * matches, INVALID_ARGUMENT... never: an ambiguous prefix matches nothing, as in Docker.
    */
+  /**
+   * What an rpc asks for by `container_id` or `pod_sandbox_id` (full ID or unique prefix), once the
+   * index mirrors Docker; undefined when there is none. A missing or overlong id is INVALID_ARGUMENT.
+   */
+  async find(id: string | null | undefined, type: string, rpc: string): Promise<ContainerInspect | undefined> {
+    const field = type === TYPE_SANDBOX ? 'pod_sandbox_id' : 'container_id';
+    if (!id) throw invalidArgument(`${rpc}: ${field} is required`);
+    if (id.length > 128) throw invalidArgument(`${rpc}: ${field} is longer than a Docker ID`);
+    await this.ready();
+    return this.resolve(id, type);
+  }
+
+  /** find(), with NOT_FOUND when there is no such object. */
+  async mustFind(id: string | null | undefined, type: string, rpc: string): Promise<ContainerInspect> {
+    const found = await this.find(id, type, rpc);
+    if (!found) throw notFound(`${rpc}: no ${type === TYPE_SANDBOX ? 'pod sandbox' : 'container'} with ID ${id}`);
+    return found;
+  }
+
   resolve(idOrPrefix: string, type: string): ContainerInspect | undefined {
     const exact = this.entries.get(idOrPrefix);
     if (exact) return exact.Config?.Labels?.[LABEL_TYPE] === type ? exact : undefined;

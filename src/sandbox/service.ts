@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Code, CriError, invalidArgument, notFound } from '../errors.js';
+import { Code, CriError, invalidArgument } from '../errors.js';
 import type { SandboxResources } from './update-resources.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
@@ -205,14 +205,6 @@ export class SandboxService {
     this.index.forget(sandboxId);
   }
 
-  /** The sandbox with this ID or unique prefix, from the index. */
-  private async find(idOrPrefix: string, rpc: string): Promise<ContainerInspect | undefined> {
-    if (idOrPrefix === '') throw invalidArgument(`${rpc}: pod_sandbox_id is required`);
-    if (idOrPrefix.length > 128) throw invalidArgument(`${rpc}: pod_sandbox_id is longer than a Docker ID`);
-    await this.index.ready();
-    return this.index.resolve(idOrPrefix, TYPE_SANDBOX);
-  }
-
   private containersOf(sandboxId: string): ContainerInspect[] {
     const out: ContainerInspect[] = [];
     for (const c of this.index.values()) {
@@ -223,7 +215,7 @@ export class SandboxService {
   }
 
   async StopPodSandbox(request: runtime.v1.StopPodSandboxRequest): Promise<runtime.v1.IStopPodSandboxResponse> {
-    const sandbox = await this.find(request.podSandboxId ?? '', 'StopPodSandbox');
+    const sandbox = await this.index.find(request.podSandboxId, TYPE_SANDBOX, 'StopPodSandbox');
     if (!sandbox) {
       await this.tearDownOrphan(request.podSandboxId ?? '');
       return {};
@@ -243,7 +235,7 @@ export class SandboxService {
   }
 
   async RemovePodSandbox(request: runtime.v1.RemovePodSandboxRequest): Promise<runtime.v1.IRemovePodSandboxResponse> {
-    const sandbox = await this.find(request.podSandboxId ?? '', 'RemovePodSandbox');
+    const sandbox = await this.index.find(request.podSandboxId, TYPE_SANDBOX, 'RemovePodSandbox');
     if (!sandbox) {
       await this.tearDownOrphan(request.podSandboxId ?? '');
       return {};
@@ -282,8 +274,7 @@ export class SandboxService {
   }
 
   async PodSandboxStatus(request: runtime.v1.PodSandboxStatusRequest): Promise<runtime.v1.IPodSandboxStatusResponse> {
-    const sandbox = await this.find(request.podSandboxId ?? '', 'PodSandboxStatus');
-    if (!sandbox) throw notFound(`PodSandboxStatus: no pod sandbox with ID ${request.podSandboxId}`);
+    const sandbox = await this.index.mustFind(request.podSandboxId, TYPE_SANDBOX, 'PodSandboxStatus');
     const { labels, annotations } = toPodSandbox(sandbox, this.opts.defaultRuntime, await this.imageLabels.get(sandbox.Image));
     const nsOptions = namespaceOptions(sandbox);
     const hostNetwork = nsOptions.network === 2;

@@ -1,4 +1,3 @@
-import { invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import Long from 'long';
 import type { ContainerIndex } from '../docker/container-index.js';
@@ -31,11 +30,7 @@ export class SandboxResourceRecords {
   }
 
   async UpdatePodSandboxResources(request: runtime.v1.UpdatePodSandboxResourcesRequest): Promise<runtime.v1.IUpdatePodSandboxResourcesResponse> {
-    const id = request.podSandboxId ?? '';
-    if (id === '') throw invalidArgument('UpdatePodSandboxResources: pod_sandbox_id is required');
-    await this.index.ready();
-    const sandbox = this.index.resolve(id, TYPE_SANDBOX);
-    if (!sandbox) throw notFound(`UpdatePodSandboxResources: no pod sandbox with ID ${id}`);
+    const sandbox = await this.index.mustFind(request.podSandboxId, TYPE_SANDBOX, 'UpdatePodSandboxResources');
     this.bySandbox.set(sandbox.Id, { overhead: plain(request.overhead), resources: plain(request.resources) });
     return {};
   }

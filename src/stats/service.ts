@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
 import type { ContainerInspect } from '../docker/client.js';
@@ -141,11 +140,7 @@ export class StatsService {
   }
 
   async ContainerStats(request: runtime.v1.ContainerStatsRequest): Promise<runtime.v1.IContainerStatsResponse> {
-    const id = request.containerId ?? '';
-    if (id === '') throw invalidArgument('ContainerStats: container_id is required');
-    await this.index.ready();
-    const c = this.index.resolve(id, TYPE_CONTAINER);
-    if (!c) throw notFound(`ContainerStats: no container with ID ${id}`);
+    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ContainerStats');
     return { stats: await this.statsOf(c) };
   }
 
@@ -199,11 +194,7 @@ export class StatsService {
   }
 
   async PodSandboxStats(request: runtime.v1.PodSandboxStatsRequest): Promise<runtime.v1.IPodSandboxStatsResponse> {
-    const id = request.podSandboxId ?? '';
-    if (id === '') throw invalidArgument('PodSandboxStats: pod_sandbox_id is required');
-    await this.index.ready();
-    const sandbox = this.index.resolve(id, TYPE_SANDBOX);
-    if (!sandbox) throw notFound(`PodSandboxStats: no pod sandbox with ID ${id}`);
+    const sandbox = await this.index.mustFind(request.podSandboxId, TYPE_SANDBOX, 'PodSandboxStats');
     return { stats: await this.sandboxStats(sandbox) };
   }
 

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { DockerClient } from '../docker/client.js';
 import type { ContainerIndex } from '../docker/container-index.js';
 import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/naming.js';
-import { Code, CriError, invalidArgument, notFound } from '../errors.js';
+import { Code, CriError, invalidArgument } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { Logger } from '../log.js';
 import { forwardPort } from './port-forward.js';
@@ -12,12 +12,6 @@ import type { CommandResult } from './protocol.js';
 import { runAttach, runExec, type ClientStreams } from './remote-command.js';
 import type { StreamingBackend, StreamingServer } from './server.js';
 import type { StreamRequest, TokenRegistry } from './tokens.js';
-
-const checkId = (id: string | null | undefined, rpc: string, what: string): string => {
-  if (!id) throw invalidArgument(`${rpc}: ${what} is required`);
-  if (id.length > 128) throw invalidArgument(`${rpc}: ${what} is longer than a Docker ID`);
-  return id;
-};
 
 /** kubelet's rules for the streams of Exec and Attach. */
 function checkStreams(rpc: string, r: { stdin?: boolean | null; stdout?: boolean | null; stderr?: boolean | null; tty?: boolean | null }): void {
@@ -35,10 +29,7 @@ export class StreamingService implements StreamingBackend {
   ) {}
 
   private async runningContainer(id: string | null | undefined, rpc: string): Promise<string> {
-    const containerId = checkId(id, rpc, 'container_id');
-    await this.index.ready();
-    const c = this.index.resolve(containerId, TYPE_CONTAINER);
-    if (!c) throw notFound(`${rpc}: no container with ID ${containerId}`);
+    const c = await this.index.mustFind(id, TYPE_CONTAINER, rpc);
     if (c.State?.Status !== 'running') throw new CriError(Code.FAILED_PRECONDITION, `${rpc}: container ${c.Id} is not running (${c.State?.Status ?? 'unknown'})`);
     return c.Id;
   }
@@ -64,10 +55,7 @@ export class StreamingService implements StreamingBackend {
   }
 
   async PortForward(r: runtime.v1.PortForwardRequest): Promise<runtime.v1.IPortForwardResponse> {
-    const sandboxId = checkId(r.podSandboxId, 'PortForward', 'pod_sandbox_id');
-    await this.index.ready();
-    const s = this.index.resolve(sandboxId, TYPE_SANDBOX);
-    if (!s) throw notFound(`PortForward: no pod sandbox with ID ${sandboxId}`);
+    const s = await this.index.mustFind(r.podSandboxId, TYPE_SANDBOX, 'PortForward');
     const ports = (r.port ?? []).map(Number);
     const bad = ports.find((p) => !Number.isInteger(p) || p <= 0 || p > 65535);
     if (bad !== undefined) throw invalidArgument(`PortForward: port ${bad} is not in 1-65535`);
