@@ -175,6 +175,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   if (metrics) {
     metrics.countEventSubscribers(() => events.subscriberCount);
+    metrics.countRpcsInFlight(() => server.tracker.inFlight);
     const health = new HealthCheck({ grpcServing: () => server.serving, pingDocker: () => docker.ping() }, { pingTimeoutMs: 2000, cacheMs: 1000 });
     metricsServer = new MetricsServer(metrics.registry, health, splitHostPort(config.metricsBindAddr)!, log.child({ room: 'metrics' }));
     log.info({ url: await metricsServer.listen() }, 'metrics server listening');

@@ -9,7 +9,6 @@ describe('record after enableMetrics', () => {
     const m = enableMetrics();
     expect(enableMetrics()).toBe(m);
     expect(record.enabled).toBe(true);
-    record.rpcStarted();
     record.rpcFinished('ListContainers', 'OK', 0.004);
     await record.dockerCall('inspect_image', process.hrtime.bigint(), Promise.resolve(undefined));
     await record.dockerCall('ping', process.hrtime.bigint(), Promise.reject(new Error('down'))).catch(() => undefined);

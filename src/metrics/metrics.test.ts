@@ -23,11 +23,12 @@ async function sample(m: Metrics, series: string): Promise<number | undefined> {
 describe('Metrics', () => {
   it('counts rpcs by method and code and times them by method', async () => {
     const m = new Metrics();
-    m.rpcStarted();
-    m.rpcStarted();
+    let inFlight = 2;
+    m.countRpcsInFlight(() => inFlight);
     expect(await sample(m, 'dockercri_grpc_requests_in_flight')).toBe(2);
     m.rpcFinished('ListPodSandbox', 'OK', 0.002);
     m.rpcFinished('ContainerStatus', 'NOT_FOUND', 0.3);
+    inFlight = 0;
     expect(await sample(m, 'dockercri_grpc_requests_in_flight')).toBe(0);
     expect(await sample(m, 'dockercri_grpc_requests_total{method="ListPodSandbox",code="OK"}')).toBe(1);
     expect(await sample(m, 'dockercri_grpc_requests_total{method="ContainerStatus",code="NOT_FOUND"}')).toBe(1);
@@ -99,7 +100,6 @@ describe('Metrics', () => {
 describe('record before enableMetrics', () => {
   it('is off and does nothing, passing Docker results through', async () => {
     expect(record.enabled).toBe(false);
-    record.rpcStarted();
     record.rpcFinished('Version', 'OK', 0.001);
     record.cniPlugin('bridge', 'ADD', 0.01, false);
     record.sessionOpened('exec')();

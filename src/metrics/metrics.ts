@@ -17,19 +17,27 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly rpcs: Counter<'method' | 'code'>;
   private readonly rpcSeconds: Histogram<'method'>;
-  private readonly rpcsInFlight: Gauge;
   private readonly dockerSeconds: Histogram<'operation'>;
   private readonly dockerErrors: Counter<'operation'>;
   private readonly cniSeconds: Histogram<'plugin' | 'command'>;
   private readonly cniErrors: Counter<'plugin' | 'command'>;
   private readonly sessions: Gauge<'kind'>;
   private eventSubscriberCount: () => number = () => 0;
+  private rpcsInFlightCount: () => number = () => 0;
 
   constructor() {
     const registers = [this.registry];
     this.rpcs = new Counter({ name: 'dockercri_grpc_requests_total', help: 'CRI rpcs answered, by method and gRPC status code.', labelNames: ['method', 'code'], registers });
     this.rpcSeconds = new Histogram({ name: 'dockercri_grpc_request_duration_seconds', help: 'Time from the start of a CRI rpc to its answer (for streaming rpcs: to the end of the stream), by method.', labelNames: ['method'], buckets: LATENCY_BUCKETS, registers });
-    this.rpcsInFlight = new Gauge({ name: 'dockercri_grpc_requests_in_flight', help: 'CRI rpcs being served now.', registers });
+    const inFlight = (): number => this.rpcsInFlightCount();
+    new Gauge({
+      name: 'dockercri_grpc_requests_in_flight',
+      help: 'CRI rpcs being served now.',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
+    });
     this.dockerSeconds = new Histogram({ name: 'dockercri_docker_request_duration_seconds', help: 'Time of Docker Engine API calls, by operation (a pull lasts until the image is complete).', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers });
     this.dockerErrors = new Counter({ name: 'dockercri_docker_request_errors_total', help: 'Docker Engine API calls that failed (an absent object that the caller expects is not a failure), by operation.', labelNames: ['operation'], registers });
     this.cniSeconds = new Histogram({ name: 'dockercri_cni_plugin_duration_seconds', help: 'Time of CNI plugin executions, by plugin type and CNI command.', labelNames: ['plugin', 'command'], buckets: LATENCY_BUCKETS, registers });
@@ -61,12 +69,12 @@ export class Metrics {
     this.eventSubscriberCount = read;
   }
 
-  rpcStarted(): void {
-    this.rpcsInFlight.inc();
+  /** Where dockercri_grpc_requests_in_flight is read from at each scrape (the server's call tracker). */
+  countRpcsInFlight(read: () => number): void {
+    this.rpcsInFlightCount = read;
   }
 
   rpcFinished(method: string, code: string, seconds: number): void {
-    this.rpcsInFlight.dec();
     this.rpcs.inc({ method, code });
     this.rpcSeconds.observe({ method }, seconds);
   }
@@ -117,9 +125,6 @@ const seconds = (startedNs: bigint): number => Number(process.hrtime.bigint() - 
 export const record = {
   get enabled(): boolean {
     return active !== undefined;
-  },
-  rpcStarted(): void {
-    onActive((m) => m.rpcStarted());
   },
   rpcFinished(method: string, code: string, durationSeconds: number): void {
     onActive((m) => m.rpcFinished(method, code, durationSeconds));

@@ -66,7 +66,6 @@ function buildService(methods: readonly MethodSpec[], impl: object, log: Logger,
       const started = process.hrtime.bigint();
       const ids = requestIds(request);
       tracker.inFlight++;
-      record.rpcStarted();
       let code = 'OK';
       try {
         if (request instanceof Undecodable) throw new CriError(Code.INVALID_ARGUMENT, `${m.name}: malformed request: ${request.reason}`);
