@@ -1,4 +1,5 @@
 // What /healthz answers: healthy while the CRI socket serves and the Docker Engine answers a ping.
+import { DeadlineError, within } from '../util/deadline.js';
 
 export interface HealthProbes {
   /** True while the gRPC server accepts calls (not before it binds, not once shutdown begins). */
@@ -25,7 +26,7 @@ export class HealthCheck {
   /** The check under way, shared by every request that arrives meanwhile. */
   private pending: Promise<Health> | undefined;
   /** The ping under way; one that outlives its timeout is waited on again, never doubled. */
-  private ping: Promise<Health> | undefined;
+  private ping: Promise<void> | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -52,23 +53,17 @@ export class HealthCheck {
   }
 
   private async pingWithin(): Promise<Health> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Health>((resolve) => {
-      timer = setTimeout(() => resolve({ healthy: false, reason: `docker: no answer to a ping within ${this.opts.pingTimeoutMs / 1000} s` }), this.opts.pingTimeoutMs);
-    });
     this.ping ??= Promise.resolve()
       .then(() => this.probes.pingDocker())
-      .then(
-        (): Health => ({ healthy: true }),
-        (err: unknown): Health => ({ healthy: false, reason: `docker: ${oneLine(err)}` }),
-      )
       .finally(() => {
         this.ping = undefined;
       });
     try {
-      return await Promise.race([this.ping, timeout]);
-    } finally {
-      clearTimeout(timer);
+      await within(this.ping, this.opts.pingTimeoutMs, 'docker');
+      return { healthy: true };
+    } catch (err) {
+      if (err instanceof DeadlineError) return { healthy: false, reason: `docker: no answer to a ping within ${this.opts.pingTimeoutMs / 1000} s` };
+      return { healthy: false, reason: `docker: ${oneLine(err)}` };
     }
   }
 }
