@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateEngine } from './engine.js';
 import { BUSYBOX, startDockercri, subscribeEvents, testEnv, uniq, type Dockercri, type EventSubscription } from './harness.js';
-import { NS, TEST_LABEL, eventually, podConfig } from './pods.js';
+import { NS, eventually, runPodWithContainer } from './pods.js';
 
 const run = uniq('events-restart');
 const Event = { CREATED: 0, STARTED: 1, STOPPED: 2, DELETED: 3 } as const;
@@ -24,23 +24,8 @@ const positionOf = (sub: EventSubscription, id: string, type: number): number =>
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a pod (on the private engine's own network namespace) with one running busybox container. */
-async function runPodWithContainer(): Promise<{ sandboxId: string; containerId: string }> {
-  const base = podConfig({ run, network: NS.NODE });
-  const meta = base.metadata as { name: string; namespace: string; uid: string };
-  const sandboxConfig = { ...base, logDirectory: join(engine.dir, 'pods', `${meta.namespace}_${meta.name}_${meta.uid}`) };
-  const sandboxId = (await cri.runtime.RunPodSandbox({ config: sandboxConfig })).podSandboxId ?? '';
-  const name = uniq('c');
-  const config = {
-    metadata: { name, attempt: 0 },
-    image: { image: BUSYBOX },
-    command: ['sleep', '100000'],
-    labels: { [TEST_LABEL]: run },
-    logPath: `${name}.log`,
-    linux: { securityContext: { namespaceOptions: { network: NS.NODE, ipc: NS.POD, pid: NS.CONTAINER } } },
-  };
-  const containerId = (await cri.runtime.CreateContainer({ podSandboxId: sandboxId, config, sandboxConfig })).containerId ?? '';
-  await cri.runtime.StartContainer({ containerId });
-  return { sandboxId, containerId };
+async function runPodWithSleeper(): Promise<{ sandboxId: string; containerId: string }> {
+  return runPodWithContainer(cri.runtime, { run, logRoot: join(engine.dir, 'pods'), command: ['sleep', '100000'], network: NS.NODE });
 }
 
 async function removePod(pod: { sandboxId: string; containerId: string }): Promise<void> {
@@ -71,7 +56,7 @@ describe('GetContainerEvents across a restart of Docker', () => {
     try {
       // let both streams reach the server before anything happens
       await sleep(300);
-      const before = await runPodWithContainer();
+      const before = await runPodWithSleeper();
       for (const sub of subs) expect(await eventually(async () => typesOf(sub, before.containerId).includes(Event.STARTED))).toBe(true);
 
       const marks = subs.map((s) => s.events.length);
@@ -91,7 +76,7 @@ describe('GetContainerEvents across a restart of Docker', () => {
       expect((await cri.runtime.ContainerStatus({ containerId: before.containerId })).status?.state).toBe(2);
 
       // the same streams go on with what happens after the restart
-      const after = await runPodWithContainer();
+      const after = await runPodWithSleeper();
       await removePod(after);
       await removePod(before);
       for (const sub of subs) {

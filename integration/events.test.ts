@@ -5,8 +5,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, startDockercri, subscribeEvents, uniq, type Dockercri, type EventSubscription } from './harness.js';
-import { NS, TEST_LABEL, eventually, podConfig, removeRunContainers } from './pods.js';
+import { startDockercri, subscribeEvents, uniq, type Dockercri, type EventSubscription } from './harness.js';
+import { eventually, removeRunContainers, runPodWithContainer } from './pods.js';
 
 const run = uniq('events');
 const Event = { CREATED: 0, STARTED: 1, STOPPED: 2, DELETED: 3 } as const;
@@ -33,21 +33,7 @@ describe('GetContainerEvents', () => {
     try {
       // let both streams reach the server before anything happens
       await new Promise((r) => setTimeout(r, 300));
-      const base = podConfig({ run, pid: NS.CONTAINER, network: NS.POD });
-      const meta = base.metadata as { name: string; namespace: string; uid: string };
-      const podCfg = { ...base, logDirectory: join(tmp, `${meta.namespace}_${meta.name}_${meta.uid}`) };
-      const sandboxId = (await cri.runtime.RunPodSandbox({ config: podCfg })).podSandboxId ?? '';
-      const name = uniq('c');
-      const config = {
-        metadata: { name, attempt: 0 },
-        image: { image: BUSYBOX },
-        command: ['sleep', '100000'],
-        labels: { [TEST_LABEL]: run },
-        logPath: `${name}.log`,
-        linux: { securityContext: { namespaceOptions: { network: NS.POD, ipc: NS.POD, pid: NS.CONTAINER } } },
-      };
-      const containerId = (await cri.runtime.CreateContainer({ podSandboxId: sandboxId, config, sandboxConfig: podCfg })).containerId ?? '';
-      await cri.runtime.StartContainer({ containerId });
+      const { sandboxId, containerId, podName } = await runPodWithContainer(cri.runtime, { run, logRoot: tmp, command: ['sleep', '100000'] });
       await cri.runtime.StopContainer({ containerId, timeout: 0 });
       await cri.runtime.RemoveContainer({ containerId });
       await cri.runtime.StopPodSandbox({ podSandboxId: sandboxId });
@@ -60,7 +46,7 @@ describe('GetContainerEvents', () => {
         expect(typesOf(sub, sandboxId)).toEqual(all);
         const started = sub.events.find((e) => e.containerId === containerId && e.containerEventType === Event.STARTED)!;
         expect(started.podSandboxStatus?.id).toBe(sandboxId);
-        expect(started.podSandboxStatus?.metadata?.name).toBe(meta.name);
+        expect(started.podSandboxStatus?.metadata?.name).toBe(podName);
         expect(started.containersStatuses?.map((s) => s.id)).toContain(containerId);
         expect(Number(String(started.createdAt))).toBeGreaterThan((Date.now() - 120_000) * 1e6);
         // the sandbox ran before its container was created, and was deleted after the container

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateEngine } from './engine.js';
 import { BUSYBOX, startDockercri, testEnv, uniq, type Dockercri } from './harness.js';
-import { NS, TEST_LABEL, eventually, podConfig } from './pods.js';
+import { NS, eventually, runPodWithContainer } from './pods.js';
 
 const run = uniq('logs-restart');
 let engine: PrivateEngine;
@@ -34,26 +34,12 @@ afterAll(async () => {
 
 describe('container logs across a restart of Docker (live-restore)', () => {
   it('the log file grows again after each comes back, without repeating a line', async () => {
-    const base = podConfig({ run, network: NS.NODE });
-    const meta = base.metadata as { name: string; namespace: string; uid: string };
-    const logDirectory = join(engine.dir, 'pods', `${meta.namespace}_${meta.name}_${meta.uid}`);
-    const sandboxConfig = { ...base, logDirectory };
-    const podSandboxId = (await cri.runtime.RunPodSandbox({ config: sandboxConfig })).podSandboxId ?? '';
-    const name = uniq('ticker');
-    const { containerId } = await cri.runtime.CreateContainer({
-      podSandboxId,
-      sandboxConfig,
-      config: {
-        metadata: { name, attempt: 0 },
-        image: { image: BUSYBOX },
-        command: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'],
-        labels: { [TEST_LABEL]: run },
-        logPath: `${name}.log`,
-        linux: { securityContext: { namespaceOptions: { network: NS.NODE, ipc: NS.POD, pid: NS.CONTAINER } } },
-      },
+    const { sandboxId: podSandboxId, containerId, logFile } = await runPodWithContainer(cri.runtime, {
+      run,
+      logRoot: join(engine.dir, 'pods'),
+      command: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'],
+      network: NS.NODE,
     });
-    await cri.runtime.StartContainer({ containerId });
-    const logFile = join(logDirectory, `${name}.log`);
     expect(await eventually(async () => (await ticks(logFile)).length >= 5)).toBe(true);
 
     // the engine restarts under a running dockercri

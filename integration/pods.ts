@@ -7,7 +7,8 @@ import { request } from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BUSYBOX, uniq } from './harness.js';
+import { BUSYBOX, uniq, type Client } from './harness.js';
+import type { RuntimeServiceHandlers } from '../src/gen/services.js';
 
 const run = promisify(execFile);
 
@@ -149,4 +150,40 @@ export function uniquePrefix(id: string, ids: readonly string[]): string {
     if (ids.filter((other) => other.startsWith(p)).length === 1) return p;
   }
   return id;
+}
+
+export interface PodWithContainer {
+  sandboxId: string;
+  containerId: string;
+  /** The container's CRI log file. */
+  logFile: string;
+  /** The pod's metadata name. */
+  podName: string;
+}
+
+/**
+ * Runs a pod (pod logs under `logRoot`) with one started busybox container running `command`,
+ * its IPC in the pod and its process namespace its own.
+ */
+export async function runPodWithContainer(
+  runtime: Client<RuntimeServiceHandlers>,
+  o: { run: string; logRoot: string; command: string[]; network?: number },
+): Promise<PodWithContainer> {
+  const network = o.network ?? NS.POD;
+  const base = podConfig({ run: o.run, pid: NS.CONTAINER, network });
+  const meta = base.metadata as { name: string; namespace: string; uid: string };
+  const sandboxConfig = { ...base, logDirectory: join(o.logRoot, `${meta.namespace}_${meta.name}_${meta.uid}`) };
+  const sandboxId = (await runtime.RunPodSandbox({ config: sandboxConfig })).podSandboxId ?? '';
+  const name = uniq('c');
+  const config = {
+    metadata: { name, attempt: 0 },
+    image: { image: BUSYBOX },
+    command: o.command,
+    labels: { [TEST_LABEL]: o.run },
+    logPath: `${name}.log`,
+    linux: { securityContext: { namespaceOptions: { network, ipc: NS.POD, pid: NS.CONTAINER } } },
+  };
+  const containerId = (await runtime.CreateContainer({ podSandboxId: sandboxId, config, sandboxConfig })).containerId ?? '';
+  await runtime.StartContainer({ containerId });
+  return { sandboxId, containerId, logFile: join(sandboxConfig.logDirectory, `${name}.log`), podName: meta.name };
 }
