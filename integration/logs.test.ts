@@ -1,5 +1,6 @@
 // Container logs in the CRI format, copied from a real Docker Engine's json-file log. The
-// containers are started with the docker CLI, so this tier tests the log follower alone.
+// containers are started with the docker CLI, so this tier tests the log copiers alone: the file
+// copier (Docker's files on disk) and, where marked, the logs-API copier used for remote Engines.
 import { execFile } from 'node:child_process';
 import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerClient } from '../src/docker/client.js';
 import { Code } from '../src/errors.js';
-import { ContainerLogs } from '../src/logs/follower.js';
+import { ContainerLogs } from '../src/logs/container-logs.js';
 import { BUSYBOX, uniq } from './harness.js';
 
 const run = promisify(execFile);
@@ -42,6 +43,24 @@ async function start(script: string, opts: { tty?: boolean } = {}): Promise<stri
 }
 
 const logPathFor = (name: string): string => join(dir, `pod-${name}`, 'app', '0.log');
+
+/** Copiers as dockercri makes them: from Docker's files (a local Engine), or through the logs API (`api`). */
+const newLogs = (opts: { api?: boolean; docker?: DockerClient } = {}): ContainerLogs =>
+  new ContainerLogs(opts.docker ?? client, silent, { positionsDir: join(dir, 'positions'), localEngine: !opts.api });
+
+/** Follows a container as ContainerService does: with Docker's log path and log driver from inspect. */
+async function follow(logs: ContainerLogs, dockerId: string, logPath: string, tty = false): Promise<void> {
+  const inspect = await client.inspectContainer(dockerId);
+  const logConfig = (inspect?.HostConfig as { LogConfig?: { Type?: string } } | undefined)?.LogConfig;
+  logs.follow({ dockerId, logPath, tty, dockerLogPath: inspect?.LogPath, logDriver: logConfig?.Type });
+}
+
+/** Waits for the container to exit, tells the copiers as Docker's events would, and for them to finish. */
+async function finish(logs: ContainerLogs, dockerId: string): Promise<void> {
+  await docker('wait', dockerId);
+  logs.exited(dockerId);
+  await until('the copier to finish', () => logs.followers() === 0);
+}
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -99,13 +118,13 @@ function expectMonotonic(lines: Line[]): void {
 
 describe('ContainerLogs', () => {
   it('writes stdout and stderr as CRI lines: long lines split into P parts and an F, output cut off at exit as P', async () => {
-    const logs = new ContainerLogs(client, silent);
+    const logs = newLogs();
     const dockerId = await start(`echo out1; echo err1 >&2; ${longLine(5120)}; echo out2; echo; printf 'tail-out'; printf 'tail-err' >&2`);
     const logPath = logPathFor('basic');
-    logs.follow({ dockerId, logPath, tty: false });
-    logs.follow({ dockerId, logPath, tty: false });
+    await follow(logs, dockerId, logPath);
+    await follow(logs, dockerId, logPath);
     expect(logs.followers()).toBe(1);
-    await until('the follower to finish', () => logs.followers() === 0);
+    await finish(logs, dockerId);
 
     const lines = await readLines(logPath);
     expect(reassemble(lines, 'stdout')).toBe(`out1\n${longText(5120)}\nout2\n\ntail-out`);
@@ -127,11 +146,11 @@ describe('ContainerLogs', () => {
   });
 
   it('copies a TTY container, whose raw stream is all stdout, without the carriage returns of the terminal', async () => {
-    const logs = new ContainerLogs(client, silent);
+    const logs = newLogs();
     const dockerId = await start(`echo one; echo two >&2; ${longLine(5120)}; printf 'tail'`, { tty: true });
     const logPath = logPathFor('tty');
-    logs.follow({ dockerId, logPath, tty: true });
-    await until('the follower to finish', () => logs.followers() === 0);
+    await follow(logs, dockerId, logPath, true);
+    await finish(logs, dockerId);
 
     const lines = await readLines(logPath);
     expect(lines.every((l) => l.stream === 'stdout')).toBe(true);
@@ -148,10 +167,10 @@ describe('ContainerLogs', () => {
   });
 
   it('reopens the file after kubelet renamed it: old and new files hold every line once', async () => {
-    const logs = new ContainerLogs(client, silent);
+    const logs = newLogs();
     const dockerId = await start('i=0; while [ $i -lt 200 ]; do echo $i; i=$((i+1)); sleep 0.01; done');
     const logPath = logPathFor('reopen');
-    logs.follow({ dockerId, logPath, tty: false });
+    await follow(logs, dockerId, logPath);
     const rotated: string[] = [];
     const sizes: number[] = [];
     for (const k of [0, 1, 2]) {
@@ -164,7 +183,7 @@ describe('ContainerLogs', () => {
       sizes.push((await stat(name)).size);
       await stat(logPath);
     }
-    await until('the follower to finish', () => logs.followers() === 0);
+    await finish(logs, dockerId);
 
     const files = [...rotated, logPath];
     const perFile = await Promise.all(files.map(readLines));
@@ -177,8 +196,8 @@ describe('ContainerLogs', () => {
     const dockerId = await start('i=0; while [ $i -lt 250 ]; do echo $i; echo e$i >&2; i=$((i+1)); sleep 0.01; done');
     const logPath = logPathFor('restart');
     for (let round = 0; round < 3; round++) {
-      const logs = new ContainerLogs(client, silent);
-      logs.follow({ dockerId, logPath, tty: false });
+      const logs = newLogs();
+      await follow(logs, dockerId, logPath);
       await until('more lines', async () => (await readFile(logPath, 'utf8').catch(() => '')).split('\n').length > (round + 1) * 60);
       await logs.stopAll();
       expect(logs.followers()).toBe(0);
@@ -190,16 +209,16 @@ describe('ContainerLogs', () => {
       // the container goes on writing while no follower runs
       await sleep(150);
     }
-    const logs = new ContainerLogs(client, silent);
-    logs.follow({ dockerId, logPath, tty: false });
-    await until('the follower to finish', () => logs.followers() === 0);
+    const logs = newLogs();
+    await follow(logs, dockerId, logPath);
+    await finish(logs, dockerId);
 
     const lines = await readLines(logPath);
     expect(counters(lines)).toEqual(Array.from({ length: 250 }, (_, i) => i));
     expect(reassemble(lines, 'stderr')).toBe(Array.from({ length: 250 }, (_, i) => `e${i}\n`).join(''));
   });
 
-  it('reconnects when the connection to Docker breaks while the container runs, neither losing nor doubling a line', async () => {
+  it('logs-API copier: reconnects when the connection to Docker breaks while the container runs, neither losing nor doubling a line', async () => {
     let connections = 0;
     // the real Engine, with each log connection cut after a while as a restart of Docker would
     class BreakingClient extends DockerClient {
@@ -210,27 +229,27 @@ describe('ContainerLogs', () => {
         return stream;
       }
     }
-    const logs = new ContainerLogs(new BreakingClient('unix:///var/run/docker.sock', 30_000, silent), silent);
+    const logs = newLogs({ api: true, docker: new BreakingClient('unix:///var/run/docker.sock', 30_000, silent) });
     const dockerId = await start('i=0; while [ $i -lt 200 ]; do echo $i; echo e$i >&2; i=$((i+1)); sleep 0.01; done');
     const logPath = logPathFor('reconnect');
-    logs.follow({ dockerId, logPath, tty: false });
-    await until('the follower to finish', () => logs.followers() === 0);
+    await follow(logs, dockerId, logPath);
+    await finish(logs, dockerId);
     expect(connections).toBeGreaterThan(3);
     const lines = await readLines(logPath);
     expect(counters(lines)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(reassemble(lines, 'stderr')).toBe(Array.from({ length: 200 }, (_, i) => `e${i}\n`).join(''));
   });
 
-  describe('resuming from any line of a finished log', () => {
+  describe('logs-API copier: resuming from any line of a finished log', () => {
     let dockerId: string;
     let full: string;
 
     beforeAll(async () => {
-      const logs = new ContainerLogs(client, silent);
+      const logs = newLogs();
       dockerId = await start(`echo a; echo b >&2; ${longLine(5120)}; echo c >&2; ${longLine(2100)} >&2; echo d; printf 'end'`);
       const logPath = logPathFor('full');
-      logs.follow({ dockerId, logPath, tty: false });
-      await until('the follower to finish', () => logs.followers() === 0);
+      await follow(logs, dockerId, logPath);
+      await finish(logs, dockerId);
       full = await readFile(logPath, 'latin1');
     });
 
@@ -241,9 +260,9 @@ describe('ContainerLogs', () => {
         const logPath = logPathFor(`cut-${cut}`);
         await mkdir(join(logPath, '..'), { recursive: true });
         await writeFile(logPath, full.slice(0, cut), 'latin1');
-        const logs = new ContainerLogs(client, silent);
-        logs.follow({ dockerId, logPath, tty: false });
-        await until('the follower to finish', () => logs.followers() === 0);
+        const logs = newLogs({ api: true });
+        await follow(logs, dockerId, logPath);
+        await finish(logs, dockerId);
         expect(await readFile(logPath, 'latin1'), `resumed after ${cut} bytes`).toBe(full);
       }
     });
@@ -255,9 +274,9 @@ describe('ContainerLogs', () => {
         const rotatedAt = full.lastIndexOf('\n', Math.floor(cut / 2) - 1) + 1;
         await writeFile(`${logPath}.20240102-030405`, full.slice(0, rotatedAt), 'latin1');
         await writeFile(logPath, full.slice(rotatedAt, cut), 'latin1');
-        const logs = new ContainerLogs(client, silent);
-        logs.follow({ dockerId, logPath, tty: false });
-        await until('the follower to finish', () => logs.followers() === 0);
+        const logs = newLogs({ api: true });
+        await follow(logs, dockerId, logPath);
+        await finish(logs, dockerId);
         const both = (await readFile(`${logPath}.20240102-030405`, 'latin1')) + (await readFile(logPath, 'latin1'));
         expect(both, `rotated after ${rotatedAt} bytes, resumed after ${cut}`).toBe(full);
       }
@@ -272,9 +291,9 @@ describe('ContainerLogs', () => {
     const decoy = join(dir, 'decoy.json');
     await writeFile(decoy, '{"log":"hello\\n","stream":"stdout","time":"2024-01-02T03:04:05Z"}\n');
     await symlink(decoy, logPath);
-    const logs = new ContainerLogs(client, silent);
-    logs.follow({ dockerId, logPath, tty: false });
-    await until('the follower to finish', () => logs.followers() === 0);
+    const logs = newLogs();
+    await follow(logs, dockerId, logPath);
+    await finish(logs, dockerId);
     expect((await lstat(logPath)).isFile()).toBe(true);
     expect(reassemble(await readLines(logPath), 'stdout')).toBe('hello\n');
     expect(await readFile(decoy, 'utf8')).toBe('{"log":"hello\\n","stream":"stdout","time":"2024-01-02T03:04:05Z"}\n');
@@ -284,8 +303,8 @@ describe('ContainerLogs', () => {
   it('stops a follower of a running container and leaves whole lines', async () => {
     const dockerId = await start('while true; do echo tick; sleep 0.01; done');
     const logPath = logPathFor('stop');
-    const logs = new ContainerLogs(client, silent);
-    logs.follow({ dockerId, logPath, tty: false });
+    const logs = newLogs();
+    await follow(logs, dockerId, logPath);
     await until('some lines', async () => (await readFile(logPath, 'utf8').catch(() => '')).length > 200);
     await logs.stop(dockerId);
     expect(logs.followers()).toBe(0);
@@ -296,7 +315,7 @@ describe('ContainerLogs', () => {
   });
 
   it('answers ReopenContainerLog for unknown containers with NOT_FOUND, and for containers not followed with success', async () => {
-    const logs = new ContainerLogs(client, silent);
+    const logs = newLogs();
     await expect(logs.reopen('0'.repeat(64))).rejects.toMatchObject({ code: Code.NOT_FOUND });
     const dockerId = await start('true');
     await expect(logs.reopen(dockerId)).resolves.toBeUndefined();
@@ -305,8 +324,8 @@ describe('ContainerLogs', () => {
   it('leaves no file descriptor open on the rotated file after a reopen', async () => {
     const dockerId = await start('i=0; while [ $i -lt 100 ]; do echo $i; i=$((i+1)); sleep 0.01; done');
     const logPath = logPathFor('fds');
-    const logs = new ContainerLogs(client, silent);
-    logs.follow({ dockerId, logPath, tty: false });
+    const logs = newLogs();
+    await follow(logs, dockerId, logPath);
     await until('some lines', async () => (await readFile(logPath, 'utf8').catch(() => '')).length > 20);
     await rename(logPath, `${logPath}.20240102-030405`);
     await logs.reopen(dockerId);

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { parseFlags, splitHostPort, type Config } from './config/flags.js';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SandboxCheckpoints } from './checkpoint/index.js';
 import { ContainerService } from './container/service.js';
 import { ContainerIndex } from './docker/container-index.js';
 import { ImageLabels } from './docker/image-labels.js';
-import { ContainerLogs } from './logs/follower.js';
+import { ContainerLogs } from './logs/container-logs.js';
 import { DockerClient } from './docker/client.js';
 import { CniManager } from './network/cni.js';
 import { BridgeNetwork, CniNetwork, type PodNetwork } from './network/pod-network.js';
@@ -67,7 +68,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
       : new BridgeNetwork();
   const info = new RuntimeInfoService(docker, config, settings, network, log.child({ room: 'runtime' }));
   const imageLabels = new ImageLabels(docker);
-  const logs = new ContainerLogs(docker, log.child({ room: 'logs' }));
+  const logs = new ContainerLogs(docker, log.child({ room: 'logs' }), { positionsDir: join(config.criDockerdRootDirectory, 'dockercri', 'log-positions'), localEngine: config.dockerEndpoint.startsWith('unix://') });
   let apiVersion: string | undefined;
   const containers = new ContainerService(
     docker,
@@ -80,6 +81,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
       oomScoreAdjFloor: floor,
       hostCapsComplete: caps.complete,
       heldCapabilities: caps.effective,
+      dockerLogOptions: { 'max-size': config.dockerLogMaxSize, 'max-file': String(config.dockerLogMaxFile), compress: 'false' },
     },
     log.child({ room: 'container' }),
   );

@@ -39,6 +39,8 @@ describe('parseFlags defaults', () => {
     ['streamingConnectionIdleTimeoutMs', 4 * 3_600_000],
     ['metricsBindAddr', ''],
     ['restrictOomScoreAdj', undefined],
+    ['dockerLogMaxSize', '10m'],
+    ['dockerLogMaxFile', 3],
   ])('%s defaults to %j', (key, want) => {
     expect(config[key]).toEqual(want);
   });
@@ -50,7 +52,7 @@ describe('parseFlags defaults', () => {
         'networkPlugin', 'cniBinDirs', 'cniConfDir', 'cniCacheDir', 'networkPluginMtu', 'podCidr',
         'ipv6DualStack', 'hairpinMode', 'runtimeCgroups', 'runtimeRequestTimeoutMs',
         'imagePullProgressDeadlineMs', 'streamingBindAddr', 'streamingConnectionIdleTimeoutMs', 'metricsBindAddr',
-        'restrictOomScoreAdj', 'logLevel',
+        'restrictOomScoreAdj', 'logLevel', 'dockerLogMaxSize', 'dockerLogMaxFile',
       ].sort(),
     );
   });
@@ -69,6 +71,7 @@ describe('parseFlags values', () => {
     ['an empty network plugin as the next argument', ['--network-plugin', ''], { networkPlugin: '' }],
     ['comma-separated cni-bin-dir', ['--cni-bin-dir=/opt/cni/bin, /usr/lib/cni,,/x'], { cniBinDirs: ['/opt/cni/bin', '/usr/lib/cni', '/x'] }],
     ['mtu', ['--network-plugin-mtu', '1450'], { networkPluginMtu: 1450 }],
+    ['docker log size', ['--docker-log-max-size', '512k', '--docker-log-max-file', '2'], { dockerLogMaxSize: '512k', dockerLogMaxFile: 2 }],
     ['durations', ['--runtime-request-timeout=30s', '--image-pull-progress-deadline', '1m30s'], { runtimeRequestTimeoutMs: 30_000, imagePullProgressDeadlineMs: 90_000 }],
     ['a zero duration', ['--runtime-request-timeout=0'], { runtimeRequestTimeoutMs: 0 }],
     ['an IPv4 and IPv6 pod CIDR list', ['--pod-cidr=10.244.0.0/16,fd00::/64'], { podCidr: '10.244.0.0/16,fd00::/64' }],
@@ -159,6 +162,9 @@ describe('parseFlags errors', () => {
     ['a duration without unit', ['--runtime-request-timeout', '120'], /--runtime-request-timeout: must be a duration/],
     ['a negative duration', ['--image-pull-progress-deadline=-1m'], /--image-pull-progress-deadline: must be a duration/],
     ['a bad int', ['--network-plugin-mtu=1500b'], /invalid value "1500b" for --network-plugin-mtu: must be an integer/],
+    ['a docker log size too small', ['--docker-log-max-size=1k'], /invalid value "1k" for --docker-log-max-size: must be a size of at least 64k/],
+    ['a docker log size that is none', ['--docker-log-max-size=lots'], /invalid value "lots" for --docker-log-max-size/],
+    ['one docker log file', ['--docker-log-max-file=1'], /invalid value "1" for --docker-log-max-file: must be between 2 and 100/],
     ['a fractional int', ['--network-plugin-mtu=1.5'], /--network-plugin-mtu: must be an integer/],
     ['a negative mtu', ['--network-plugin-mtu=-1'], /--network-plugin-mtu: must be between 0 and 65535/],
     ['a too large mtu', ['--network-plugin-mtu=65536'], /--network-plugin-mtu: must be between 0 and 65535/],

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { isCidrList } from '../network/cidr.js';
+import { parseLogSize } from '../util/size.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /** Everything dockercri is told on its command line, parsed and validated once. */
@@ -27,6 +28,10 @@ export interface Config {
   /** undefined: decide at start from CAP_SYS_RESOURCE. */
   restrictOomScoreAdj: boolean | undefined;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /** Docker's json-file max-size for containers (the buffer the CRI log is copied from), as Docker writes it. */
+  dockerLogMaxSize: string;
+  /** How many json-file files Docker keeps per container, the one it writes included. */
+  dockerLogMaxFile: number;
 }
 
 export type ParseResult =
@@ -108,6 +113,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'streaming-connection-idle-timeout', key: 'streamingConnectionIdleTimeoutMs', type: 'duration', default: '4h0m0s', help: 'Close a streaming connection idle for this long.' },
   { name: 'metrics-bind-addr', key: 'metricsBindAddr', type: 'string', default: '', check: checkMetricsBindAddr, help: 'IP:PORT serving Prometheus metrics at /metrics and health at /healthz (default: off).' },
   { name: 'restrict-oom-score-adj', key: 'restrictOomScoreAdj', type: 'bool', help: 'Never ask for an oom_score_adj below dockercri\'s own (default: on when CAP_SYS_RESOURCE is missing).' },
+  { name: 'docker-log-max-size', key: 'dockerLogMaxSize', type: 'string', default: '10m', check: (v) => ((parseLogSize(v) ?? 0) >= 64 * 1024 ? undefined : 'must be a size of at least 64k, such as 10m'), help: "Size at which Docker rotates a container's json-file log, which dockercri copies to the CRI log." },
+  { name: 'docker-log-max-file', key: 'dockerLogMaxFile', type: 'int', default: '3', check: (v) => (Number(v) >= 2 && Number(v) <= 100 ? undefined : 'must be between 2 and 100'), help: "json-file logs Docker keeps per container: what covers a restart of dockercri is (max-file - 1) x max-size." },
   { name: 'log-level', key: 'logLevel', type: 'string', default: 'info', check: (v) => (LOG_LEVELS.includes(v.toLowerCase()) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`), help: 'Log level.' },
   { name: 'version', type: 'bool', help: 'Print the version and exit.' },
   { name: 'buildinfo', type: 'bool', help: 'Print build information and exit.' },

@@ -3,16 +3,18 @@ import { Code, CriError, invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
 import { NameConflict, type ContainerInspect, type DockerClient } from '../docker/client.js';
-import type { ContainerIndex } from '../docker/container-index.js';
+import type { ContainerIndex, IndexChange } from '../docker/container-index.js';
 import { cdiEnabled, recursiveReadOnlyGap } from '../docker/engine-features.js';
 import type { ImageLabels } from '../docker/image-labels.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, parseName, randomizedName } from '../docker/naming.js';
 import type { Logger } from '../log.js';
-import type { ContainerLogs } from '../logs/follower.js';
+import type { ContainerLogs } from '../logs/container-logs.js';
+import type { FollowedContainer } from '../logs/copier.js';
 import { readSeccompProfile } from '../security/profile.js';
 import { seccompChoice } from '../security/translate.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { batches } from '../util/pool.js';
+import { parseLogSize } from '../util/size.js';
 import { int64 } from '../util/time.js';
 import { execSync } from './exec-sync.js';
 import { identityFromProcStatus, matchesContainerFilter, toContainer, toContainerStatus } from './status.js';
@@ -28,6 +30,8 @@ export interface ContainerServiceOptions {
   oomScoreAdjFloor?: number;
   hostCapsComplete: boolean;
   heldCapabilities: readonly string[];
+  /** json-file options of Docker's log (max-size, max-file), the buffer the CRI log is copied from. */
+  dockerLogOptions?: Record<string, string>;
 }
 
 /** CreateContainer, Start, Stop, Remove, List, Stream, Status, UpdateContainerResources, ReopenContainerLog, ExecSync. */
@@ -41,16 +45,46 @@ export class ContainerService {
     private readonly logs: ContainerLogs,
     private readonly opts: ContainerServiceOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    index.onChange((change) => this.onIndexChange(change));
+  }
 
-  /** Resumes copying the logs of every container after a restart of dockercri. */
+  /** Resumes copying the logs of every container after a restart of dockercri (and after each resync with Docker). */
   resumeLogs(): void {
     for (const c of this.index.values()) {
-      const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
-      if (c.Config?.Labels?.[LABEL_TYPE] === TYPE_CONTAINER && logPath && c.State?.Status !== 'created') {
-        this.logs.follow({ dockerId: c.Id, logPath, tty: c.Config?.Tty ?? false });
-      }
+      const followed = this.followed(c);
+      if (!followed || c.State?.Status === 'created') continue;
+      this.logs.follow(followed);
+      if (!c.State?.Running) this.logs.exited(c.Id);
     }
+    void this.logs.collectGarbage((dockerId) => this.index.get(dockerId) !== undefined).catch((err: Error) => this.log.warn({ err: err.message }, 'cannot clean up the log positions of removed containers'));
+  }
+
+  /** Docker's events: a container that exits has the rest of its log copied; one started elsewhere is followed. */
+  private onIndexChange(change: IndexChange): void {
+    if (change.kind !== 'upsert') return;
+    const c = change.inspect;
+    if (c.State?.Running) {
+      const followed = this.followed(c);
+      if (followed) this.logs.follow(followed);
+    } else if (c.State?.Status !== 'created') {
+      this.logs.exited(c.Id);
+    }
+  }
+
+  /** What the log copier needs of a container; undefined when kubelet asked for no log file. */
+  private followed(c: ContainerInspect): FollowedContainer | undefined {
+    const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
+    if (c.Config?.Labels?.[LABEL_TYPE] !== TYPE_CONTAINER || !logPath) return undefined;
+    const logConfig = (c.HostConfig as { LogConfig?: { Type?: string; Config?: Record<string, string> } } | undefined)?.LogConfig;
+    return {
+      dockerId: c.Id,
+      logPath,
+      tty: c.Config?.Tty ?? false,
+      dockerLogPath: c.LogPath || undefined,
+      logDriver: logConfig?.Type,
+      maxSizeBytes: parseLogSize(logConfig?.Config?.['max-size']),
+    };
   }
 
   async CreateContainer(request: runtime.v1.CreateContainerRequest): Promise<runtime.v1.ICreateContainerResponse> {
@@ -99,6 +133,7 @@ export class ContainerService {
       recursiveReadOnlyGap: engine && needsRro ? recursiveReadOnlyGap(engine, facts.runtime ?? engine.defaultRuntime) : undefined,
       cdiSupported: engine !== undefined && cdiEnabled(engine),
       targetDockerId,
+      dockerLogOptions: this.opts.dockerLogOptions,
     });
     // kubelet names the image as it pulled it; Docker records it as given, so status shows that name
     body.Image = imageRef;
@@ -134,8 +169,10 @@ export class ContainerService {
         });
       }
       await this.docker.startContainer(c.Id);
-      if (logPath) this.logs.follow({ dockerId: c.Id, logPath, tty: c.Config?.Tty ?? false });
+      // Docker names its log file once the container has started
       await this.index.refresh(c.Id);
+      const followed = this.followed(this.index.get(c.Id) ?? c);
+      if (followed) this.logs.follow(followed);
     });
     return {};
   }
@@ -164,6 +201,7 @@ export class ContainerService {
       await this.logs.stop(c.Id);
       const logPath = c.Config?.Labels?.[LABEL_LOG_PATH];
       if (logPath) await unlink(logPath).catch(() => undefined);
+      await this.logs.forget(c.Id).catch((err: Error) => this.log.warn({ containerId: c.Id, err: err.message }, 'cannot remove the log position'));
       this.index.forget(c.Id);
     });
   }
@@ -205,6 +243,7 @@ export class ContainerService {
           config: { entrypoint: c.Config?.Entrypoint, cmd: c.Config?.Cmd, env: c.Config?.Env, workingDir: c.Config?.WorkingDir, user: c.Config?.User, tty: c.Config?.Tty },
           hostConfig: c.HostConfig,
           dockerLogPath: c.LogPath,
+          logCopy: this.logs.status(c.Id),
         }),
       };
     }

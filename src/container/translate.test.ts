@@ -567,7 +567,7 @@ describe('stopSignalName', () => {
 
 describe('dockerLogConfig', () => {
   it('is a bounded json-file log by default', () => {
-    expect(dockerLogConfig(undefined)).toEqual({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+    expect(dockerLogConfig(undefined)).toEqual({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3', compress: 'false' } });
   });
 
   it('takes the options it is given instead', () => {
@@ -665,7 +665,7 @@ describe('containerCreateBody', () => {
         ],
         Devices: [{ PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'mrw' }],
         RestartPolicy: { Name: 'no' },
-        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3', compress: 'false' } },
       },
     });
   });
@@ -682,7 +682,7 @@ describe('containerCreateBody', () => {
         PidMode: `container:${SANDBOX_ID}`,
         SecurityOpt: ['seccomp=unconfined'],
         RestartPolicy: { Name: 'no' },
-        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3', compress: 'false' } },
       },
     });
   });

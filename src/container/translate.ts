@@ -61,11 +61,12 @@ export interface ContainerCreateOptions {
 }
 
 /**
- * Docker keeps each container's output in a json-file log that dockercri follows (logs API with
- * timestamps) to write the CRI log file kubelet reads; the json-file log is only the buffer that
- * covers dockercri restarts, so it is bounded rather than left to grow with the CRI log beside it.
+ * Docker keeps each container's output in a json-file log that dockercri copies to the CRI log
+ * file kubelet reads; the json-file log is only the buffer that covers dockercri restarts, so it is
+ * bounded rather than left to grow with the CRI log beside it. Never compressed (a daemon-wide
+ * log-opt could ask for it): the copier reads rotated files as they are.
  */
-export const DEFAULT_DOCKER_LOG_OPTIONS: Readonly<Record<string, string>> = { 'max-size': '10m', 'max-file': '3' };
+export const DEFAULT_DOCKER_LOG_OPTIONS: Readonly<Record<string, string>> = { 'max-size': '10m', 'max-file': '3', compress: 'false' };
 
 /** Engine API versions that changed what a create body can say. */
 const API_CREATE_MOUNTPOINT = '1.42';
@@ -516,7 +517,7 @@ export function stopSignalName(signal: runtime.v1.Signal | null | undefined): st
   return name.replace(/^SIGRTMINPLUS(\d+)$/, 'SIGRTMIN+$1').replace(/^SIGRTMAXMINUS(\d+)$/, 'SIGRTMAX-$1');
 }
 
-/** Docker's log for a container: json-file, which dockercri reads back with timestamps. */
+/** Docker's log for a container: json-file, which dockercri copies from the files on disk. */
 export function dockerLogConfig(options: Record<string, string> | undefined): { Type: string; Config: Record<string, string> } {
   return { Type: 'json-file', Config: { ...(options ?? DEFAULT_DOCKER_LOG_OPTIONS) } };
 }

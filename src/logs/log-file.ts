@@ -16,12 +16,12 @@ const ROTATED_SUFFIX = /^\.\d{8}-\d{6}$/;
 const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
 /**
- * Opens the log for appending, creating it and its directory when missing. Never through a
+ * Opens the log for appending (and reading back its end), creating it and its directory when missing. Never through a
  * symlink: cri-dockerd's log path is a link to Docker's own JSON log, which must not be written to.
  */
-export async function openForAppend(logPath: string): Promise<FileHandle> {
-  await mkdir(dirname(logPath), { recursive: true, mode: DIRECTORY_MODE });
-  return open(logPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, FILE_MODE);
+export async function openForAppend(logPath: string, makeDirectory = true): Promise<FileHandle> {
+  if (makeDirectory) await mkdir(dirname(logPath), { recursive: true, mode: DIRECTORY_MODE });
+  return open(logPath, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, FILE_MODE);
 }
 
 /** Removes cri-dockerd's symlink from the log path, so the CRI file takes its place; true when there was one. */
@@ -127,11 +127,12 @@ async function readFully(file: FileHandle, into: Buffer, position: number): Prom
   }
 }
 
-/** Appends all of `bytes` (a write may take less than all). */
-export async function appendFully(file: FileHandle, bytes: Buffer): Promise<void> {
+/** Appends all of `bytes` (a write may take less than all); `progress` hears how much is written so far. */
+export async function appendFully(file: FileHandle, bytes: Buffer, progress?: (written: number) => void): Promise<void> {
   let written = 0;
   while (written < bytes.length) {
     const { bytesWritten } = await file.write(bytes, written, bytes.length - written);
     written += bytesWritten;
+    progress?.(written);
   }
 }

@@ -1,103 +1,28 @@
-// Container logs at the CRI log path. Docker's json-file log is the durable buffer: a follower per
-// container reads it through the logs API (with timestamps) and appends CRI lines to the file
-// kubelet reads, taking up where the file ends after a restart of dockercri or of Docker.
+// The copier for containers whose json-file cannot be read on disk (a remote --docker-endpoint, or
+// a log driver other than json-file): it reads Docker's logs API with timestamps and appends CRI
+// lines to the file kubelet reads, taking up where the file ends after a restart of dockercri or
+// of Docker. It resumes by timestamp, so it can repeat or miss lines where the API does (Docker's
+// follow stream repeats a rotated file on some Engines); the file copier (file-copier.ts) has no
+// such gap.
 import type { FileHandle } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { DockerClient } from '../docker/client.js';
-import { Code, CriError, notFound } from '../errors.js';
+import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { mapLimit } from '../util/pool.js';
 import { formatMessage, OverlapFilter, sinceParameter, withoutTtyCarriageReturn } from './cri-format.js';
 import { logDecoder, type LogMessage } from './docker-stream.js';
 import { appendFully, findResumePoint, openForAppend, removeSymlink } from './log-file.js';
+import type { Copier, CopyStatus, FollowedContainer } from './copier.js';
 import { tryLockLogFile } from './writer-lock.js';
-
-export interface FollowedContainer {
-  dockerId: string;
-  /** The CRI log path: the sandbox's log_directory joined with the container's log_path. */
-  logPath: string;
-  tty: boolean;
-}
 
 const FIRST_RETRY_MS = 250;
 const LOCK_RETRY_MS = 2000;
 const MAX_RETRY_MS = 10_000;
-/** Followers stopped at once by stopAll (each closes one file and one connection). */
-const STOP_CONCURRENCY = 32;
-
-/**
- * The followers of all containers. `follow` is called once a container has started (and again for
- * every container with a log path when dockercri starts); a follower ends by itself once the
- * container has exited and its log is copied, or is gone.
- */
-export class ContainerLogs {
-  private readonly active = new Map<string, Follower>();
-
-  constructor(
-    private readonly docker: DockerClient,
-    private readonly log: Logger,
-  ) {}
-
-  /**
-   * Creates the container's log file before it starts, so whoever looks once StartContainer has
-   * answered finds it (a runtime that writes the file itself has it from the start).
-   */
-  async prepare(logPath: string): Promise<void> {
-    await removeSymlink(logPath);
-    await (await openForAppend(logPath)).close();
-  }
-
-  /** Starts copying the container's log to its CRI log path; a container already followed is left alone. */
-  follow(c: FollowedContainer): void {
-    if (this.active.has(c.dockerId)) return;
-    const follower = new Follower(this.docker, c, this.log.child({ dockerId: c.dockerId, logPath: c.logPath }));
-    this.active.set(c.dockerId, follower);
-    void follower.done.then(() => {
-      if (this.active.get(c.dockerId) === follower) this.active.delete(c.dockerId);
-    });
-  }
-
-  /**
-   * ReopenContainerLog: kubelet has renamed the file; lines from the next message on go to a new
-   * file at the same path. A container not followed (it exited and its log is copied) has no file
-   * open, which is success; an unknown container is NOT_FOUND.
-   */
-  async reopen(dockerId: string): Promise<void> {
-    const follower = this.active.get(dockerId);
-    if (follower) return follower.reopen();
-    if (!(await this.docker.inspectContainer(dockerId))) throw notFound(`reopen the log of container ${dockerId}: no such container`);
-  }
-
-  /**
-   * Resolves once an exited container's log is copied (or after `timeoutMs`), so a caller that
-   * saw the exit finds every line in the file, as with a runtime writing the file itself.
-   */
-  async settled(dockerId: string, timeoutMs: number): Promise<void> {
-    const follower = this.active.get(dockerId);
-    if (!follower) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([follower.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
-  }
-
-  /** Stops following (before the container is removed): what was read is written, the file closed. */
-  async stop(dockerId: string): Promise<void> {
-    await this.active.get(dockerId)?.stop();
-  }
-
-  async stopAll(): Promise<void> {
-    await mapLimit([...this.active.values()], STOP_CONCURRENCY, (f) => f.stop());
-  }
-
-  followers(): number {
-    return this.active.size;
-  }
-}
 
 type ContainerState = 'running' | 'created' | 'exited' | 'gone' | 'unknown';
 
-class Follower {
+export class ApiCopier implements Copier {
   readonly done: Promise<void>;
   private stopped = false;
   private stream: Readable | undefined;
@@ -117,6 +42,13 @@ class Follower {
       .catch((err: unknown) => this.log.error({ err }, 'container log follower failed'))
       .then(() => this.fileOp(() => this.close()))
       .catch((err: unknown) => this.log.error({ err }, 'closing the container log failed'));
+  }
+
+  /** The copier asks Docker for the container's state whenever the stream ends: nothing to do. */
+  exited(): void {}
+
+  status(): CopyStatus {
+    return { source: 'logs-api', state: this.closed ? 'done' : this.stream ? 'copying' : 'waiting', lostBytes: 0 };
   }
 
   async stop(): Promise<void> {
