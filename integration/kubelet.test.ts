@@ -159,7 +159,7 @@ const liveness = {
         name: 'probed',
         ...image,
         command: ['sh', '-c', 'touch /tmp/alive; if [ ! -e /state/once ]; then touch /state/once; sleep 4; rm /tmp/alive; fi; exec sleep 100000'],
-        livenessProbe: { exec: { command: ['cat', '/tmp/alive'] }, periodSeconds: 1, failureThreshold: 1 },
+        livenessProbe: { exec: { command: ['cat', '/tmp/alive'] }, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1 },
         volumeMounts: [{ name: 'state', mountPath: '/state' }],
       },
     ],
