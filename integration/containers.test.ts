@@ -318,12 +318,15 @@ describe('container lifecycle', () => {
     expect((await status(failed)).exitCode).toBe(3);
   });
 
-  it('answers NOT_FOUND for Start, Stop and Status of an unknown container', async () => {
+  it('answers NOT_FOUND for Start and Status of an unknown container, success for Stop and Remove', async () => {
     const containerId = 'f'.repeat(64);
     expect((await grpcError(cri.runtime.StartContainer({ containerId }))).code).toBe(Code.NOT_FOUND);
-    expect((await grpcError(cri.runtime.StopContainer({ containerId, timeout: 1 }))).code).toBe(Code.NOT_FOUND);
     expect((await grpcError(cri.runtime.ContainerStatus({ containerId }))).code).toBe(Code.NOT_FOUND);
+    await cri.runtime.StopContainer({ containerId, timeout: 1 });
     await cri.runtime.RemoveContainer({ containerId });
+    // a bad request is still refused, known id or not
+    expect((await grpcError(cri.runtime.StopContainer({ containerId, timeout: -1 }))).code).toBe(Code.INVALID_ARGUMENT);
+    expect((await grpcError(cri.runtime.StopContainer({ containerId: '', timeout: 1 }))).code).toBe(Code.INVALID_ARGUMENT);
   });
 });
 

@@ -112,6 +112,14 @@ describe('ListMetricDescriptors', () => {
 });
 
 describe('ListPodSandboxMetrics', () => {
+  it('has the writable layer of a container that just started in the first answer', async () => {
+    const fresh = await runPod();
+    const containerId = await runContainer(fresh, 'fresh', 'exec sleep 100000');
+    const fs = pick(await containerOf(fresh.sandboxId, containerId), 'container_fs_usage_bytes');
+    expect(fs?.labelValues?.at(-1)).toMatch(/\/diff$/);
+    expect(num(fs)).toBeGreaterThanOrEqual(0);
+  });
+
   it('answers only with samples kubelet can turn into Prometheus series', async () => {
     const descriptors = new Map(((await cri.runtime.ListMetricDescriptors({})).descriptors ?? []).map((d) => [d.name, d.labelKeys?.length ?? 0]));
     const all = await listMetrics();

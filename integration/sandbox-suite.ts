@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../src/errors.js';
 import type { runtime } from '../src/gen/api.js';
-import { grpcError, startDockercri, uniq, type Dockercri, type GrpcError } from './harness.js';
+import { BUSYBOX, grpcError, startDockercri, uniq, type Dockercri, type GrpcError } from './harness.js';
 import {
   NOTREADY,
   NS,
@@ -367,6 +367,27 @@ export function sandboxSuite(mode: SandboxMode): void {
       await cri.runtime.RemovePodSandbox({ podSandboxId });
       await cri.runtime.RemovePodSandbox({ podSandboxId });
     }
+  });
+
+  it('stops and removes unknown containers, and one Docker removed underneath, with success', async () => {
+    // critest's "should not return an error if not found" uses a UUID, not a Docker ID
+    for (const containerId of [randomBytes(32).toString('hex'), '7fec21f9-5f2c-4b0a-9d0e-3a1c2b4d5e6f']) {
+      await cri.runtime.StopContainer({ containerId, timeout: 1 });
+      await cri.runtime.RemoveContainer({ containerId });
+      expect((await grpcError(cri.runtime.ContainerStatus({ containerId }))).code).toBe(Code.NOT_FOUND);
+    }
+    const { sandboxId, config } = await runPod();
+    const containerConfig = { metadata: { name: uniq('gone'), attempt: 0 }, image: { image: BUSYBOX }, command: ['sleep', '100000'], labels: { [TEST_LABEL]: run } };
+    const containerId = (await cri.runtime.CreateContainer({ podSandboxId: sandboxId, config: containerConfig, sandboxConfig: config })).containerId ?? '';
+    await cri.runtime.StartContainer({ containerId });
+    await docker('rm', '-f', containerId);
+    // whether or not the index has seen the removal yet, both calls succeed
+    await cri.runtime.StopContainer({ containerId, timeout: 1 });
+    await cri.runtime.RemoveContainer({ containerId });
+    await cri.runtime.StopContainer({ containerId, timeout: 1 });
+    await removePod(sandboxId);
+    await cri.runtime.StopPodSandbox({ podSandboxId: sandboxId });
+    await cri.runtime.RemovePodSandbox({ podSandboxId: sandboxId });
   });
 
   it('runs a host-network pod with the host PID namespace without a pod network', async () => {

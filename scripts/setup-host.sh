@@ -14,7 +14,7 @@ DOCKERD_MARKER=$STATE_DIR/dockerd.started
 DOCKERD_WAIT_S=60
 
 PACKAGES=(docker.io docker-registry busybox-static containernetworking-plugins socat gcc systemd
-          apache2-utils iproute2 iptables util-linux curl)
+          apache2-utils iproute2 iptables util-linux curl xz-utils procps)
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -178,9 +178,11 @@ export class ContainerService {
   }
 
   async StopContainer(request: runtime.v1.StopContainerRequest): Promise<runtime.v1.IStopContainerResponse> {
-    const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'StopContainer');
     const timeout = int64(request.timeout);
     if (timeout < 0) throw invalidArgument('StopContainer: timeout must not be negative');
+    const c = await this.index.find(request.containerId, TYPE_CONTAINER, 'StopContainer');
+    // what is not there is stopped: kubelet retries a stop after a removal it did not see
+    if (!c) return {};
     await this.locks.run(c.Id, async () => {
       await this.docker.stopContainer(c.Id, timeout);
       await this.index.refresh(c.Id);

@@ -66,7 +66,12 @@ export class StatsService {
       if (change.kind === 'remove') {
         this.last.delete(change.dockerId);
         this.last.delete(`pod:${change.dockerId}`);
+        this.layers.forget(change.dockerId);
+        return;
       }
+      // a container that starts gets its layer measured at once, not at the next pass
+      const dir = upperDir(change.inspect);
+      if (isType(change.inspect, TYPE_CONTAINER) && change.inspect.State?.Running && dir) this.layers.prime({ dockerId: change.dockerId, upperDir: dir });
     });
   }
 
@@ -135,7 +140,7 @@ export class StatsService {
   private async statsOf(c: ContainerInspect, sample?: CgroupSample): Promise<runtime.v1.IContainerStats> {
     const attributes = containerAttributes(c, await this.imageLabels.get(c.Image));
     const dir = upperDir(c);
-    const layer = dir ? this.layers.get({ dockerId: c.Id, upperDir: dir }) : undefined;
+    const layer = dir ? await this.layers.get({ dockerId: c.Id, upperDir: dir }) : undefined;
     return containerStats(attributes, this.reading(c.Id, sample ?? (await this.containerSample(c))), layer);
   }
 
@@ -233,9 +238,9 @@ export class StatsService {
     }
     const now = nowNs();
     const startedAtNs = (c: ContainerInspect): bigint => BigInt(rfc3339ToNs(c.State?.StartedAt).toString());
-    const containerMetricsList = members.map((c, i): runtime.v1.IContainerMetrics => {
+    const containerMetricsList = await mapLimit(members, READ_CONCURRENCY, async (c, i): Promise<runtime.v1.IContainerMetrics> => {
       const dir = upperDir(c);
-      const layer = dir ? this.layers.get({ dockerId: c.Id, upperDir: dir }) : undefined;
+      const layer = dir ? await this.layers.get({ dockerId: c.Id, upperDir: dir }) : undefined;
       return { containerId: c.Id, metrics: containerMetrics({ subject: containerSubject(c, pod), reading: readings[i], layer, startedAtNs: startedAtNs(c), nowNs: now }) };
     });
     return {

@@ -5,6 +5,11 @@ import type { LayerUsage } from './translate.js';
 
 /** Whole-layer walks run one at a time, each layer again after this long. */
 const DEFAULT_REFRESH_MS = 10_000;
+/**
+ * How long a stats rpc waits for the first walk of a layer nobody has measured yet. A new
+ * container's layer is small and takes a few milliseconds; a big one finishes in the background.
+ */
+const DEFAULT_FIRST_WAIT_MS = 2000;
 
 export interface LayerRef {
   dockerId: string;
@@ -13,11 +18,15 @@ export interface LayerRef {
 
 /**
  * Sizes of containers' writable layers (overlay2 upper dirs), measured by a background walk and
- * cached, so a stats rpc never walks a layer: it reads the cache and at most queues a first walk.
+ * cached. A layer is first walked when its container appears (or at the first stats call that
+ * asks for it, whichever comes first), and that call waits a short while for the answer, so
+ * kubelet sees a writable layer from the first call; later calls read the cache.
  */
 export class WritableLayers {
   private readonly cache = new Map<string, LayerUsage>();
   private readonly queue = new Map<string, string>();
+  /** The walk under way per container, shared by the background pass and first calls. */
+  private readonly walks = new Map<string, Promise<LayerUsage | undefined>>();
   private walking = false;
   private timer?: NodeJS.Timeout;
 
@@ -25,6 +34,7 @@ export class WritableLayers {
     private readonly known: () => LayerRef[],
     private readonly log: Logger,
     private readonly refreshMs = DEFAULT_REFRESH_MS,
+    private readonly firstWaitMs = DEFAULT_FIRST_WAIT_MS,
   ) {}
 
   start(): void {
@@ -44,14 +54,61 @@ export class WritableLayers {
     clearTimeout(this.timer);
   }
 
-  /** The last measurement; queues a first walk when there is none yet. */
-  get(ref: LayerRef): LayerUsage | undefined {
+  /** Queues the first walk of a layer not measured yet (a container that just appeared). */
+  prime(ref: LayerRef): void {
+    if (this.cache.has(ref.dockerId) || this.walks.has(ref.dockerId) || this.queue.has(ref.dockerId)) return;
+    this.queue.set(ref.dockerId, ref.upperDir);
+    this.drain();
+  }
+
+  /** Forgets a removed container's measurement. */
+  forget(dockerId: string): void {
+    this.cache.delete(dockerId);
+    this.queue.delete(dockerId);
+  }
+
+  /**
+   * The last measurement. Without one, the first walk is started (or joined) and awaited up to
+   * firstWaitMs; a walk that takes longer fills the cache for a later call.
+   */
+  async get(ref: LayerRef): Promise<LayerUsage | undefined> {
     const cached = this.cache.get(ref.dockerId);
-    if (!cached && !this.queue.has(ref.dockerId)) {
-      this.queue.set(ref.dockerId, ref.upperDir);
-      this.drain();
+    if (cached) return cached;
+    // a first call does not wait behind the queue: it walks this layer now
+    this.queue.delete(ref.dockerId);
+    const walk = this.walk(ref.dockerId, ref.upperDir);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.firstWaitMs).unref();
+    });
+    try {
+      return await Promise.race([walk, late]);
+    } finally {
+      clearTimeout(timer);
     }
-    return cached;
+  }
+
+  /** One walk of one layer at a time; the result goes to the cache. */
+  private walk(dockerId: string, upperDir: string): Promise<LayerUsage | undefined> {
+    const running = this.walks.get(dockerId);
+    if (running) return running;
+    const walk = (async () => {
+      try {
+        const { bytes, inodes } = await du(upperDir);
+        const usage = { atNs: BigInt(Date.now()) * 1_000_000n, bytes, inodes, mountpoint: upperDir };
+        this.cache.set(dockerId, usage);
+        return usage;
+      } catch (err) {
+        // the container was removed during the walk
+        this.cache.delete(dockerId);
+        this.log.debug({ dockerId, err: (err as Error).message }, 'cannot measure writable layer');
+        return undefined;
+      } finally {
+        this.walks.delete(dockerId);
+      }
+    })();
+    this.walks.set(dockerId, walk);
+    return walk;
   }
 
   private drain(): void {
@@ -63,14 +120,7 @@ export class WritableLayers {
         if (next.done) break;
         const [dockerId, upperDir] = next.value;
         this.queue.delete(dockerId);
-        try {
-          const { bytes, inodes } = await du(upperDir);
-          this.cache.set(dockerId, { atNs: BigInt(Date.now()) * 1_000_000n, bytes, inodes, mountpoint: upperDir });
-        } catch (err) {
-          // the container was removed during the walk
-          this.cache.delete(dockerId);
-          this.log.debug({ dockerId, err: (err as Error).message }, 'cannot measure writable layer');
-        }
+        await this.walk(dockerId, upperDir);
       }
       this.walking = false;
     })();
