@@ -8,10 +8,16 @@ export interface FsUsage {
   takenAtMs: number;
 }
 
-/** Bytes and inodes under `dir`, counting each hard-linked inode once; never follows links. */
+/**
+ * Bytes and inodes under `dir`, counting each hard-linked inode once; never follows links and,
+ * like `du -x`, stays on `dir`'s file system: the overlay mounts of running containers
+ * (overlay2/<id>/merged) show files already counted in their layers, and walking each of them
+ * again made every walk as long as all the containers' file trees together.
+ */
 export async function walkUsage(dir: string): Promise<FsUsage> {
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   let bytes = 0;
+  let device: number | undefined;
   const stack = [dir];
   while (stack.length > 0) {
     const current = stack.pop() as string;
@@ -21,9 +27,9 @@ export async function walkUsage(dir: string): Promise<FsUsage> {
     } catch {
       continue;
     }
-    const key = `${st.dev}:${st.ino}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    device ??= st.dev;
+    if (st.dev !== device || seen.has(st.ino)) continue;
+    seen.add(st.ino);
     bytes += st.blocks * 512;
     if (!st.isDirectory()) continue;
     try {
