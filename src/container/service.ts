@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { Code, CriError, invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
@@ -13,6 +13,7 @@ import { readSeccompProfile } from '../security/profile.js';
 import { seccompChoice } from '../security/translate.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { batches } from '../util/pool.js';
+import { readKernelFile } from '../util/kernel-file.js';
 import { int64 } from '../util/time.js';
 import { execSync } from './exec-sync.js';
 import { identityFromProcStatus, matchesContainerFilter, toContainer, toContainerStatus } from './status.js';
@@ -193,7 +194,8 @@ export class ContainerService {
     const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ContainerStatus');
     if (c.State?.Status === 'exited') await this.logs.settled(c.Id, LOG_SETTLE_MS);
     const pid = c.State?.Running ? c.State.Pid : 0;
-    const identity = pid > 0 ? await readFile(`/proc/${pid}/status`, 'utf8').then(identityFromProcStatus, () => undefined) : undefined;
+    const procStatus = pid > 0 ? readKernelFile(`/proc/${pid}/status`) : undefined;
+    const identity = procStatus === undefined ? undefined : identityFromProcStatus(procStatus);
     const status = toContainerStatus(c, await this.images.facts(c.Image), identity);
     const response: runtime.v1.IContainerStatusResponse = { status };
     if (request.verbose) {
