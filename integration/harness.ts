@@ -148,6 +148,8 @@ export interface StartOptions {
   /** Use this socket path instead of a fresh one. */
   socket?: string;
   env?: NodeJS.ProcessEnv;
+  /** Options for node itself, before the script (a profiler, V8 heap sizes). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -187,6 +189,7 @@ export async function startDockercri(opts: StartOptions = {}): Promise<Dockercri
   const dir = mkdtempSync(join(tmpdir(), 'dockercri-test-'));
   const socket = opts.socket ?? join(dir, 'cri.sock');
   const args = [
+    ...(opts.nodeArgs ?? []),
     MAIN,
     `--container-runtime-endpoint=unix://${socket}`,
     `--cri-dockerd-root-directory=${join(dir, 'root')}`,

@@ -1,0 +1,44 @@
+// kubelet's steady-state load on a node with N pods: relist (ListPodSandbox + ListContainers) every
+// second, Status every 5 s, the stats rpcs and ImageFsInfo every 10 s. What it costs is the CPU the
+// runtime and dockerd spend meanwhile, read from /proc.
+import type { Dockercri } from '../integration/harness.js';
+import { cpuSeconds, pidOf, rssMiB } from './proc.js';
+
+export interface PollingResult {
+  seconds: number;
+  runtimeCpu: number;
+  dockerdCpu: number | undefined;
+  rssMiB: number;
+  calls: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the load against `cri` (serving as process `pid`) for `seconds`. Every call must succeed. */
+export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'images'>, pid: number, seconds: number): Promise<PollingResult> {
+  const dockerd = pidOf('dockerd');
+  const runtime0 = cpuSeconds(pid);
+  const dockerd0 = dockerd === undefined ? 0 : cpuSeconds(dockerd);
+  const started = Date.now();
+  let calls = 0;
+  const call = async (p: Promise<unknown>): Promise<void> => {
+    await p;
+    calls++;
+  };
+  for (let tick = 0; tick < seconds; tick++) {
+    const at = started + tick * 1000;
+    await sleep(Math.max(0, at - Date.now()));
+    const work = [call(cri.runtime.ListPodSandbox({})), call(cri.runtime.ListContainers({}))];
+    if (tick % 5 === 0) work.push(call(cri.runtime.Status({})));
+    if (tick % 10 === 0) work.push(call(cri.runtime.ListPodSandboxStats({})), call(cri.runtime.ListContainerStats({})), call(cri.images.ImageFsInfo({})));
+    await Promise.all(work);
+  }
+  await sleep(Math.max(0, started + seconds * 1000 - Date.now()));
+  return {
+    seconds: (Date.now() - started) / 1000,
+    runtimeCpu: cpuSeconds(pid) - runtime0,
+    dockerdCpu: dockerd === undefined ? undefined : cpuSeconds(dockerd) - dockerd0,
+    rssMiB: rssMiB(pid),
+    calls,
+  };
+}
