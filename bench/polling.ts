@@ -2,7 +2,7 @@
 // second, Status every 5 s, the stats rpcs and ImageFsInfo every 10 s. What it costs is the CPU the
 // runtime and dockerd spend meanwhile, read from /proc.
 import type { Dockercri } from '../integration/harness.js';
-import { cpuSeconds, pidOf, rssMiB } from './proc.js';
+import { cpuSeconds, cpuSecondsIfAlive, dockerdPid, rssMiB } from './proc.js';
 
 export interface PollingResult {
   seconds: number;
@@ -16,9 +16,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Runs the load against `cri` (serving as process `pid`) for `seconds`. Every call must succeed. */
 export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'images'>, pid: number, seconds: number): Promise<PollingResult> {
-  const dockerd = pidOf('dockerd');
+  const dockerd = dockerdPid();
   const runtime0 = cpuSeconds(pid);
-  const dockerd0 = dockerd === undefined ? 0 : cpuSeconds(dockerd);
+  const dockerd0 = cpuSecondsIfAlive(dockerd);
   const started = Date.now();
   let calls = 0;
   const call = async (p: Promise<unknown>): Promise<void> => {
@@ -37,7 +37,8 @@ export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'image
   return {
     seconds: (Date.now() - started) / 1000,
     runtimeCpu: cpuSeconds(pid) - runtime0,
-    dockerdCpu: dockerd === undefined ? undefined : cpuSeconds(dockerd) - dockerd0,
+    // undefined when the Engine restarted meanwhile
+    dockerdCpu: dockerd0 === undefined ? undefined : (cpuSecondsIfAlive(dockerd) ?? NaN) - dockerd0,
     rssMiB: rssMiB(pid),
     calls,
   };

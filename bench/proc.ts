@@ -16,6 +16,27 @@ export function rssMiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
 
+/** The PID of the Docker Engine at /var/run/docker.sock: from the pid file it writes, else the first dockerd found. */
+export function dockerdPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync('/var/run/docker.pid', 'utf8').trim());
+    if (pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd') return pid;
+  } catch {
+    // no pid file: look for the process
+  }
+  return pidOf('dockerd');
+}
+
+/** User + system CPU seconds of `pid`, or undefined when it no longer runs. */
+export function cpuSecondsIfAlive(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The PID of the process whose command is `comm` (the first found), or undefined. */
 export function pidOf(comm: string): number | undefined {
   for (const entry of readdirSync('/proc')) {
