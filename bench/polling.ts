@@ -10,27 +10,43 @@ export interface PollingResult {
   dockerdCpu: number | undefined;
   rssMiB: number;
   calls: number;
+  failed: number;
+}
+
+export interface PollingOptions {
+  /** Keeps polling after `seconds` until this says stop. */
+  until?: () => boolean;
+  /** Failed calls go here and are counted; without it the first failure ends the load. */
+  onError?: (rpc: string, err: Error) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Runs the load against `cri` (serving as process `pid`) for `seconds`. Every call must succeed. */
-export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'images'>, pid: number, seconds: number): Promise<PollingResult> {
+/** Runs the load against `cri` (serving as process `pid`) for at least `seconds`. */
+export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'images'>, pid: number, seconds: number, opts: PollingOptions = {}): Promise<PollingResult> {
   const dockerd = dockerdPid();
   const runtime0 = cpuSeconds(pid);
   const dockerd0 = cpuSecondsIfAlive(dockerd);
   const started = Date.now();
   let calls = 0;
-  const call = async (p: Promise<unknown>): Promise<void> => {
-    await p;
-    calls++;
+  let failed = 0;
+  const call = async (rpc: string, p: () => Promise<unknown>): Promise<void> => {
+    try {
+      await p();
+      calls++;
+    } catch (err) {
+      failed++;
+      if (!opts.onError) throw err;
+      opts.onError(rpc, err as Error);
+    }
   };
-  for (let tick = 0; tick < seconds; tick++) {
-    const at = started + tick * 1000;
-    await sleep(Math.max(0, at - Date.now()));
-    const work = [call(cri.runtime.ListPodSandbox({})), call(cri.runtime.ListContainers({}))];
-    if (tick % 5 === 0) work.push(call(cri.runtime.Status({})));
-    if (tick % 10 === 0) work.push(call(cri.runtime.ListPodSandboxStats({})), call(cri.runtime.ListContainerStats({})), call(cri.images.ImageFsInfo({})));
+  for (let tick = 0; tick < seconds || (opts.until !== undefined && !opts.until()); tick++) {
+    await sleep(Math.max(0, started + tick * 1000 - Date.now()));
+    const work = [call('ListPodSandbox', () => cri.runtime.ListPodSandbox({})), call('ListContainers', () => cri.runtime.ListContainers({}))];
+    if (tick % 5 === 0) work.push(call('Status', () => cri.runtime.Status({})));
+    if (tick % 10 === 0) {
+      work.push(call('ListPodSandboxStats', () => cri.runtime.ListPodSandboxStats({})), call('ListContainerStats', () => cri.runtime.ListContainerStats({})), call('ImageFsInfo', () => cri.images.ImageFsInfo({})));
+    }
     await Promise.all(work);
   }
   await sleep(Math.max(0, started + seconds * 1000 - Date.now()));
@@ -41,5 +57,6 @@ export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'image
     dockerdCpu: dockerd0 === undefined ? undefined : (cpuSecondsIfAlive(dockerd) ?? NaN) - dockerd0,
     rssMiB: rssMiB(pid),
     calls,
+    failed,
   };
 }
