@@ -104,8 +104,9 @@ export class ContainerService {
     // kubelet names the image as it pulled it; Docker records it as given, so status shows that name
     body.Image = imageRef;
     return this.locks.run(body.name as string, async () => {
+      const sentAt = performance.now();
       const containerId = await this.create(body, sandbox.Id);
-      await this.index.refresh(containerId);
+      await this.index.refreshAfter(containerId, 'create', sentAt);
       return { containerId };
     });
   }
@@ -134,9 +135,10 @@ export class ContainerService {
           throw new CriError(Code.FAILED_PRECONDITION, `StartContainer: cannot create the log file ${logPath}: ${err.message}`, err);
         });
       }
+      const sentAt = performance.now();
       await this.docker.startContainer(c.Id);
       if (logPath) this.logs.follow({ dockerId: c.Id, logPath, tty: c.Config?.Tty ?? false });
-      await this.index.refresh(c.Id);
+      await this.index.refreshAfter(c.Id, 'start', sentAt);
     });
     return {};
   }
