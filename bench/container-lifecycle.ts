@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockercri } from '../integration/harness.js';
+import { ratioGoal } from './goals.js';
 import { row, table, timed, type Row } from './stats.js';
 
 const IMAGE = 'dockercri-test/busybox:latest';
@@ -58,5 +59,10 @@ export async function containerLifecycle(n: number): Promise<string> {
   const rows: Row[] = ops.map((op) => row(op, shim[op], raw[op]));
   const total = (o: ReturnType<typeof fresh>): number[] => o.create.map((_, i) => ops.reduce((sum, op) => sum + (o[op][i] ?? 0), 0));
   rows.push(row('whole lifecycle', total(shim), total(raw)));
+  const byOp = (op: string): Row => rows.find((r) => r.op === op) as Row;
+  ratioGoal('ContainerStatus (raw: inspect)', byOp('status').shimP50, byOp('status').rawP50, 1.3);
+  ratioGoal('CreateContainer', byOp('create').shimP50, byOp('create').rawP50, 1.2);
+  ratioGoal('RemoveContainer', byOp('remove').shimP50, byOp('remove').rawP50, 1.2);
+  ratioGoal('container whole cycle', byOp('whole lifecycle').shimP50, byOp('whole lifecycle').rawP50, 1.03);
   return table(`Container lifecycle, ${n} containers in one pod`, rows);
 }

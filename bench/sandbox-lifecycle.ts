@@ -2,6 +2,7 @@
 // create+start the pause container (RunPodSandbox), inspect (PodSandboxStatus), stop, remove.
 import Docker from 'dockerode';
 import { startDockercri } from '../integration/harness.js';
+import { ratioGoal } from './goals.js';
 import { row, table, timed, type Row } from './stats.js';
 
 const PAUSE = 'registry.k8s.io/pause:3.10';
@@ -44,5 +45,9 @@ export async function sandboxLifecycle(n: number): Promise<string> {
   const rows: Row[] = [row('run (RunPodSandbox / create+start)', shim.run, raw.run), row('status (PodSandboxStatus / inspect)', shim.status, raw.status), row('stop', shim.stop, raw.stop), row('remove', shim.remove, raw.remove)];
   const total = (o: typeof shim): number[] => o.run.map((_, i) => (o.run[i] ?? 0) + (o.status[i] ?? 0) + (o.stop[i] ?? 0) + (o.remove[i] ?? 0));
   rows.push(row('whole lifecycle', total(shim), total(raw)));
+  const [, status, , remove, whole] = rows as [Row, Row, Row, Row, Row];
+  ratioGoal('PodSandboxStatus (raw: inspect)', status.shimP50, status.rawP50, 1.3);
+  ratioGoal('RemovePodSandbox', remove.shimP50, remove.rawP50, 1.2);
+  ratioGoal('pod whole cycle', whole.shimP50, whole.rawP50, 1.03);
   return table(`Pod sandbox lifecycle, ${n} pods, Docker bridge networking`, rows);
 }

@@ -13,6 +13,8 @@ import { imageServiceDefinition, runtimeServiceDefinition } from '../src/server/
 // the harness runs from integration/ under vitest and from dist/integration/ when compiled
 export const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/integration/') ? '../..' : '..', import.meta.url));
 export const MAIN = join(ROOT, 'dist/src/main.js');
+/** The node flags of MAIN's `#!/usr/bin/env -S node …` line, so tests run it as its command runs. */
+export const MAIN_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 
 /** Facts that scripts/test-env.sh wrote about the local registries and images. */
 export interface TestEnv {
@@ -148,6 +150,8 @@ export interface StartOptions {
   /** Use this socket path instead of a fresh one. */
   socket?: string;
   env?: NodeJS.ProcessEnv;
+  /** Options for node itself, before the script (a profiler, V8 heap sizes). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -187,6 +191,8 @@ export async function startDockercri(opts: StartOptions = {}): Promise<Dockercri
   const dir = mkdtempSync(join(tmpdir(), 'dockercri-test-'));
   const socket = opts.socket ?? join(dir, 'cri.sock');
   const args = [
+    ...MAIN_NODE_FLAGS,
+    ...(opts.nodeArgs ?? []),
     MAIN,
     `--container-runtime-endpoint=unix://${socket}`,
     `--cri-dockerd-root-directory=${join(dir, 'root')}`,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, ROOT, accepts, connectCri, uniq } from './harness.js';
+import { BUSYBOX, MAIN_NODE_FLAGS, ROOT, accepts, connectCri, uniq } from './harness.js';
 import { NS, TEST_LABEL, containersWith, docker, eventually, freePort, podConfig, removeRunContainers } from './pods.js';
 
 const IMAGE = 'dockercri:dev';
@@ -84,7 +84,8 @@ describe('the image', () => {
     expect(config.Labels['org.opencontainers.image.version']).toBe(pkg.version);
     expect(config.Labels['org.opencontainers.image.licenses']).toBe(pkg.license);
     expect(config.Labels['org.opencontainers.image.revision']).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
-    expect(config.Entrypoint).toEqual(['node', '/app/dist/src/main.js']);
+    // node with the flags of main.js's #! line, which the entrypoint bypasses
+    expect(config.Entrypoint).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/src/main.js']);
     expect(config.Healthcheck?.Test.join(' ')).toContain('/healthz');
   });
 
@@ -222,7 +223,7 @@ describe('as PID 1 of its own PID namespace', () => {
     );
     await waitForSocket(join(socketDir, 'cri.sock'), name);
     const cmdline = (await docker('exec', name, 'cat', '/proc/1/cmdline')).split('\0');
-    expect(cmdline.slice(0, 2)).toEqual(['node', '/app/dist/src/main.js']);
+    expect(cmdline.slice(0, 2 + MAIN_NODE_FLAGS.length)).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/src/main.js']);
     const cri = connectCri(join(socketDir, 'cri.sock'));
     try {
       expect((await cri.runtime.Version({})).runtimeName).toBe('docker');

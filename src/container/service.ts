@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { Code, CriError, invalidArgument, notFound } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
@@ -14,6 +14,7 @@ import { readSeccompProfile } from '../security/profile.js';
 import { seccompChoice } from '../security/translate.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { batches } from '../util/pool.js';
+import { readKernelFile } from '../util/kernel-file.js';
 import { parseLogSize } from '../util/size.js';
 import { int64 } from '../util/time.js';
 import { execSync } from './exec-sync.js';
@@ -138,8 +139,9 @@ export class ContainerService {
     // kubelet names the image as it pulled it; Docker records it as given, so status shows that name
     body.Image = imageRef;
     return this.locks.run(body.name as string, async () => {
+      const sentAt = performance.now();
       const containerId = await this.create(body, sandbox.Id);
-      await this.index.refresh(containerId);
+      await this.index.refreshAfter(containerId, 'create', sentAt);
       return { containerId };
     });
   }
@@ -168,9 +170,10 @@ export class ContainerService {
           throw new CriError(Code.FAILED_PRECONDITION, `StartContainer: cannot create the log file ${logPath}: ${err.message}`, err);
         });
       }
+      const sentAt = performance.now();
       await this.docker.startContainer(c.Id);
+      await this.index.refreshAfter(c.Id, 'start', sentAt);
       // Docker names its log file once the container has started
-      await this.index.refresh(c.Id);
       const followed = this.followed(this.index.get(c.Id) ?? c);
       if (followed) this.logs.follow(followed);
     });
@@ -233,7 +236,8 @@ export class ContainerService {
     const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ContainerStatus');
     if (c.State?.Status === 'exited') await this.logs.settled(c.Id, LOG_SETTLE_MS);
     const pid = c.State?.Running ? c.State.Pid : 0;
-    const identity = pid > 0 ? await readFile(`/proc/${pid}/status`, 'utf8').then(identityFromProcStatus, () => undefined) : undefined;
+    const procStatus = pid > 0 ? readKernelFile(`/proc/${pid}/status`) : undefined;
+    const identity = procStatus === undefined ? undefined : identityFromProcStatus(procStatus);
     const status = toContainerStatus(c, await this.images.facts(c.Image), identity);
     const response: runtime.v1.IContainerStatusResponse = { status };
     if (request.verbose) {

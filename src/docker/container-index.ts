@@ -21,6 +21,8 @@ export class ContainerIndex {
   private readonly pending = new Map<string, Promise<void>>();
   private readonly listeners = new Set<(change: IndexChange) => void>();
   private readonly syncListeners = new Set<() => void>();
+  /** Per container, the refresh its latest Docker event asked for: the event's action and arrival. */
+  private readonly eventRefreshes = new Map<string, { action: string; arrivedAt: number; done: Promise<void> }>();
   private subscription?: EventSubscription;
   private synced = false;
   private syncWaiters: Array<() => void> = [];
@@ -115,7 +117,14 @@ export class ContainerIndex {
     }
     // exec_* and attach events say nothing about the container's own state
     if (e.Action.startsWith('exec_') || e.Action === 'attach' || e.Action === 'resize' || e.Action === 'top') return;
-    void this.refresh(id, e).catch((err: Error) => this.log.warn({ dockerId: id, err: err.message }, 'cannot refresh after event'));
+    const done = this.refresh(id, e);
+    const entry = { action: e.Action, arrivedAt: performance.now(), done };
+    this.eventRefreshes.set(id, entry);
+    void done
+      .catch((err: Error) => this.log.warn({ dockerId: id, err: err.message }, 'cannot refresh after event'))
+      .finally(() => {
+        if (this.eventRefreshes.get(id) === entry) this.eventRefreshes.delete(id);
+      });
   }
 
   private chain(id: string, work: () => Promise<void>): Promise<void> {
@@ -135,6 +144,18 @@ export class ContainerIndex {
       if (inspect && inspect.Config?.Labels?.[LABEL_TYPE]) this.apply({ kind: 'upsert', dockerId: inspect.Id, inspect, event });
       else this.apply({ kind: 'remove', dockerId, last: this.entries.get(dockerId), event });
     });
+  }
+
+  /**
+   * After a mutation of dockercri's own, sent to Docker at `sentAt` (performance.now()), whose
+   * Docker event is `action`: when that event has already come, the refresh it started is the one
+   * to wait for, since Docker emits it once the change is made and its inspect was asked after
+   * that. Otherwise (the event comes after Docker's answer) the container is read again.
+   */
+  refreshAfter(dockerId: string, action: string, sentAt: number): Promise<void> {
+    const byEvent = this.eventRefreshes.get(dockerId);
+    if (byEvent && byEvent.action === action && byEvent.arrivedAt >= sentAt) return byEvent.done;
+    return this.refresh(dockerId);
   }
 
   /** Drops a container dockercri has just removed. */

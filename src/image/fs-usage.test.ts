@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { lstat, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,21 @@ describe('walkUsage', () => {
     expect(usage.inodes).toBe(3);
     expect(usage.bytes).toBe(await allocated(root, join(root, 'to-dir'), join(root, 'to-file')));
     expect(usage.bytes).toBeLessThan(128 * 1024);
+  });
+
+  // a mount needs root; the check runs wherever the tests run as root, as on CI
+  it.skipIf(process.getuid?.() !== 0)('stays on the file system it starts on, as du -x does', async () => {
+    const mounted = join(root, 'merged');
+    await mkdir(mounted);
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mounted]);
+    try {
+      await writeFile(join(mounted, 'inside'), Buffer.alloc(64 * 1024, 3));
+      const usage = await walkUsage(root);
+      expect(usage.inodes).toBe(1);
+      expect(usage.bytes).toBe(await allocated(root));
+    } finally {
+      execFileSync('umount', [mounted]);
+    }
   });
 
   it('walks nested directories', async () => {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { runtime } from '../gen/api.js';
 import type { StreamSink } from '../gen/services.js';
@@ -9,6 +8,7 @@ import type { ImageLabels } from '../docker/image-labels.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/naming.js';
 import type { Logger } from '../log.js';
 import { batches, mapLimit } from '../util/pool.js';
+import { readKernelFile } from '../util/kernel-file.js';
 import { rfc3339ToNs } from '../util/time.js';
 import { V1_DETAIL_FILES, V1_FILES, V2_DETAIL_FILES, V2_FILES, containerCgroupPath, detailV1, detailV2, nanoCores, parseNetDev, podCgroupPath, sampleV1, sampleV2, sumDetails, sumSamples, type CgroupDriver, type CgroupSample, type CgroupVersion, type InterfaceCounters } from './cgroup.js';
 import { METRIC_DESCRIPTORS, containerMetrics, containerSubject, podMetrics, podSubject, type CgroupReading } from './metrics.js';
@@ -93,30 +93,38 @@ export class StatsService {
     return refs;
   }
 
-  /** A cgroup's files by name, or undefined when it does not exist (the container does not run). */
-  private async readCgroupFiles(relPath: string, detailed: boolean): Promise<Record<string, string | undefined> | undefined> {
-    const read = (path: string): Promise<string | undefined> => readFile(path, 'utf8').catch(() => undefined);
+  /**
+   * A cgroup's files by name, or undefined when it does not exist (the container does not run).
+   * Read synchronously (see readKernelFile): an rpc reads a handful per object.
+   */
+  private readCgroupFiles(relPath: string, detailed: boolean): Record<string, string | undefined> | undefined {
     const files: Record<string, string | undefined> = {};
     if (this.version === 2) {
       const dir = join(this.root, relPath);
-      await Promise.all([...V2_FILES, ...(detailed ? V2_DETAIL_FILES : [])].map(async (f) => (files[f] = await read(join(dir, f)))));
+      for (const f of [...V2_FILES, ...(detailed ? V2_DETAIL_FILES : [])]) files[f] = readKernelFile(join(dir, f));
       return files['memory.current'] === undefined ? undefined : files;
     }
     const perController: [string, readonly string[]][] = [...Object.entries(V1_FILES), ...(detailed ? Object.entries(V1_DETAIL_FILES) : [])];
-    await Promise.all(perController.flatMap(([controller, names]) => names.map(async (f) => (files[f] = await read(join(this.root, controller, relPath, f))))));
+    for (const [controller, names] of perController) {
+      for (const f of names) {
+        files[f] = readKernelFile(join(this.root, controller, relPath, f));
+        // a cgroup that is not there has none of its files: the others are not asked for
+        if (f === 'memory.usage_in_bytes' && files[f] === undefined) return undefined;
+      }
+    }
     return files['memory.usage_in_bytes'] === undefined ? undefined : files;
   }
 
   /** One cgroup's sample, or undefined when it does not exist. */
   private async readCgroup(relPath: string): Promise<CgroupSample | undefined> {
-    const files = await this.readCgroupFiles(relPath, false);
+    const files = this.readCgroupFiles(relPath, false);
     if (!files) return undefined;
     return this.version === 2 ? sampleV2(files) : sampleV1(files);
   }
 
   /** One cgroup's sample with the detail the metrics rpcs report, or undefined when it does not exist. */
   private async readCgroupDetailed(relPath: string): Promise<CgroupReading | undefined> {
-    const files = await this.readCgroupFiles(relPath, true);
+    const files = this.readCgroupFiles(relPath, true);
     if (!files) return undefined;
     const atNs = nowNs();
     return this.version === 2 ? { sample: sampleV2(files), detail: detailV2(files), atNs } : { sample: sampleV1(files), detail: detailV1(files), atNs };
@@ -194,7 +202,7 @@ export class StatsService {
     const pid = sandbox.State?.Running ? sandbox.State.Pid : 0;
     const hostNetwork = (sandbox.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode === 'host';
     if (pid <= 0 || hostNetwork) return undefined;
-    const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+    const text = readKernelFile(`/proc/${pid}/net/dev`);
     return text === undefined ? undefined : { interfaces: parseNetDev(text), atNs: nowNs() };
   }
 
