@@ -61,16 +61,11 @@ export class ContainerService {
     void this.logs.collectGarbage((dockerId) => this.index.get(dockerId) !== undefined).catch((err: Error) => this.log.warn({ err: err.message }, 'cannot clean up the log positions of removed containers'));
   }
 
-  /** Docker's events: a container that exits has the rest of its log copied; one started elsewhere is followed. */
+  /** Docker's events: a container that has exited has the rest of its log copied, and its copier ends. */
   private onIndexChange(change: IndexChange): void {
     if (change.kind !== 'upsert') return;
     const c = change.inspect;
-    if (c.State?.Running) {
-      const followed = this.followed(c);
-      if (followed) this.logs.follow(followed);
-    } else if (c.State?.Status !== 'created') {
-      this.logs.exited(c.Id);
-    }
+    if (!c.State?.Running && c.State?.Status !== 'created') this.logs.exited(c.Id);
   }
 
   /** What the log copier needs of a container; undefined when kubelet asked for no log file. */

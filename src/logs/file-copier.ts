@@ -124,7 +124,11 @@ export class FileCopier implements Copier {
   /** kubelet has renamed the CRI file: what comes next goes to a new file at the same path. */
   reopen(): Promise<void> {
     return this.targetOp(async () => {
-      if (!this.target) return; // not opened yet: it opens the path as it is when it starts
+      if (!this.target) {
+        // not opened yet: it opens the path as it is when it starts; the file is there for kubelet now
+        await (await openForAppend(this.o.criPath)).close();
+        return;
+      }
       const old = this.target;
       this.target = undefined;
       await old.fh.close().catch(() => undefined);

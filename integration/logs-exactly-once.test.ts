@@ -1,0 +1,153 @@
+// Container logs through the real dockercri process: every line a container writes is in its CRI
+// log exactly once and in order, in the CRI format, through Docker's json-file rotations and
+// kill -9 of dockercri while Docker rotates.
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrivateEngine } from './engine.js';
+import { BUSYBOX, startDockercri, testEnv, uniq, type Dockercri } from './harness.js';
+import { NS, runPodWithContainer } from './pods.js';
+
+const run = uniq('logs-once');
+const SMALL = ['--docker-log-max-size=256k', '--docker-log-max-file=3'];
+let root: string;
+const started: Dockercri[] = [];
+// an engine of its own: another dockercri on a shared engine would take over the copy of a
+// container whose dockercri was killed (one dockercri per engine, as on a node)
+let engine: PrivateEngine;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'dockercri-logs-once-'));
+  engine = await PrivateEngine.create();
+  await engine.loadImages(BUSYBOX, testEnv().pauseImage);
+});
+
+afterAll(async () => {
+  for (const cri of started) await cri.stop('SIGKILL').catch(() => undefined);
+  await engine?.cleanup();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** dockercri on the test's engine, whose log positions survive its restarts (its root directory is the test's). */
+async function dockercri(name: string, args: string[] = []): Promise<Dockercri> {
+  const cri = await startDockercri({ args: [`--docker-endpoint=${engine.endpoint}`, `--cri-dockerd-root-directory=${join(root, name)}`, ...args] });
+  started.push(cri);
+  return cri;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** awk writing `count` numbered lines of 100 bytes from `from` on; `pauseEvery` lines it sleeps 20 ms. */
+function writer(count: number, opts: { from?: number; pauseEvery?: number; stderrOdd?: boolean } = {}): string {
+  const pause = opts.pauseEvery ? `if (i % ${opts.pauseEvery} == ${opts.pauseEvery - 1}) { fflush(); system("sleep 0.02") }` : '';
+  const out = opts.stderrOdd ? 'if (i % 2) printf "%09d %s\\n", i, p > "/dev/stderr"; else printf "%09d %s\\n", i, p' : 'printf "%09d %s\\n", i, p';
+  return `awk 'BEGIN { p = sprintf("%89s", ""); gsub(/ /, "x", p); for (i = ${opts.from ?? 0}; i < ${(opts.from ?? 0) + count}; i++) { ${out}; ${pause} } }'`;
+}
+
+const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) ([PF]) (.*)$/;
+const NOTICE = / stderr F dockercri: .* was lost: Docker rotated its log past it/;
+
+interface Parsed {
+  /** Sequence numbers per stream, in file order. */
+  seqs: Record<string, number[]>;
+  /** All sequence numbers in file order. */
+  all: number[];
+  notices: number;
+}
+
+/** Parses CRI log files (oldest first), checking every line's format and every line's text. */
+async function parse(files: string[]): Promise<Parsed> {
+  const result: Parsed = { seqs: { stdout: [], stderr: [] }, all: [], notices: 0 };
+  const partial: Record<string, string> = { stdout: '', stderr: '' };
+  for (const file of files) {
+    const text = await readFile(file, 'latin1');
+    expect(text === '' || text.endsWith('\n'), `${file} ends in a newline`).toBe(true);
+    for (const line of text.split('\n').slice(0, -1)) {
+      if (NOTICE.test(line)) {
+        result.notices++;
+        continue;
+      }
+      const m = CRI_LINE.exec(line);
+      if (!m) throw new Error(`not a CRI line in ${file}: ${JSON.stringify(line.slice(0, 120))}`);
+      const [, stream, tag, content] = m as unknown as [string, string, string, string];
+      partial[stream] += content;
+      if (tag === 'P') continue;
+      const whole = partial[stream]!;
+      partial[stream] = '';
+      if (!/^\d{9} x{89}$/.test(whole)) throw new Error(`a line not as written: ${JSON.stringify(whole.slice(0, 120))}`);
+      const seq = Number(whole.slice(0, 9));
+      result.seqs[stream]!.push(seq);
+      result.all.push(seq);
+    }
+  }
+  return result;
+}
+
+/** First place where `seqs` is not `from, from+1, …`; undefined when it is exactly that run. */
+function firstBreak(seqs: number[], from: number, count: number): string | undefined {
+  for (let i = 0; i < seqs.length; i++) if (seqs[i] !== from + i) return `line ${seqs[i]} at position ${i}, after ${seqs[i - 1]}`;
+  if (seqs.length !== count) return `${seqs.length} lines instead of ${count}`;
+  return undefined;
+}
+
+async function exited(cri: Dockercri, containerId: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await cri.runtime.ContainerStatus({ containerId })).status;
+    if (status?.state === 2) return; // CONTAINER_EXITED
+    if (Date.now() > deadline) throw new Error(`container ${containerId} did not exit`);
+    await sleep(100);
+  }
+}
+
+describe('container logs exactly once, through dockercri', () => {
+  it('a flat-out writer of 40 MB (4x Docker max-size 10m): every line once, in order, and the last one there once the exit is seen', async () => {
+    const cri = await dockercri('flat');
+    const count = 400_000;
+    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'flat-pods'), command: ['sh', '-c', writer(count)], network: NS.NODE });
+    await exited(cri, pod.containerId);
+    const parsed = await parse([pod.logFile]);
+    expect(firstBreak(parsed.all, 0, count)).toBeUndefined();
+    expect(parsed.notices).toBe(0);
+    await cri.stop();
+  });
+
+  it('a steady writer across many rotations, stdout and stderr interleaved', async () => {
+    const cri = await dockercri('steady', SMALL);
+    const count = 30_000;
+    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'steady-pods'), command: ['sh', '-c', writer(count, { pauseEvery: 300, stderrOdd: true })], network: NS.NODE });
+    await exited(cri, pod.containerId);
+    const parsed = await parse([pod.logFile]);
+    expect(parsed.seqs.stdout).toEqual(Array.from({ length: count / 2 }, (_, i) => 2 * i));
+    expect(parsed.seqs.stderr).toEqual(Array.from({ length: count / 2 }, (_, i) => 2 * i + 1));
+    await cri.stop();
+  });
+
+  it('kill -9 of dockercri again and again while Docker rotates under a flat-out writer', async () => {
+    // Docker keeps more than the writer writes, so every line is still there whenever dockercri comes back
+    const args = ['--docker-log-max-size=512k', '--docker-log-max-file=25'];
+    let cri = await dockercri('kill', args);
+    const count = 100_000;
+    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'kill-pods'), command: ['sh', '-c', `sleep 1; ${writer(count, { pauseEvery: 500 })}`], network: NS.NODE });
+    for (let k = 0; k < 8; k++) {
+      await sleep(150 + Math.floor(Math.random() * 400));
+      await cri.stop('SIGKILL');
+      cri = await dockercri('kill', args);
+    }
+    await exited(cri, pod.containerId);
+    const parsed = await parse([pod.logFile]);
+    expect(firstBreak(parsed.all, 0, count)).toBeUndefined();
+    expect(parsed.notices).toBe(0);
+    await cri.stop();
+  });
+
+  it('a container that exits a moment after its last line has it in the log once ContainerStatus says exited', async () => {
+    const cri = await dockercri('quick');
+    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'quick-pods'), command: ['sh', '-c', 'echo first; echo the-last-line'], network: NS.NODE });
+    await exited(cri, pod.containerId);
+    expect(await readFile(pod.logFile, 'utf8')).toMatch(/ stdout F first\n.* stdout F the-last-line\n$/);
+    await cri.stop();
+  });
+});
