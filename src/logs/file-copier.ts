@@ -14,7 +14,7 @@ import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openTarget, type Resume } from './cri-target.js';
 import { parseCriLine, timestampNs } from './cri-format.js';
-import { convertEntries } from './json-file.js';
+import { convertEntries, fixedTime } from './json-file.js';
 import { JsonLogChain } from './json-log-chain.js';
 import type { Copier, CopyStatus } from './copier.js';
 import { appendFully, openForAppend, removeSymlink } from './log-file.js';
@@ -100,7 +100,7 @@ export class FileCopier implements Copier {
   private lostBytes = 0;
 
   constructor(private readonly o: FileCopierOptions) {
-    this.chain = new JsonLogChain(o.dockerLogPath);
+    this.chain = new JsonLogChain(o.dockerLogPath, () => this.noteGap());
     this.done = this.run()
       .catch((err: unknown) => this.o.log.error({ err: errorText(err) }, 'container log copier failed'))
       .finally(() => this.close().catch((err: unknown) => this.o.log.error({ err: errorText(err) }, 'closing the container log copier failed')));
@@ -178,7 +178,12 @@ export class FileCopier implements Copier {
       if (lost) this.noteLost(lost.offset);
       this.startWatching();
     }
-    if ((await this.pump()) === 'data') return false;
+    if ((await this.pump()) === 'data') {
+      // a look after every buffer, not only at the end: a writer faster than the copy could
+      // otherwise have Docker rotate a file away before it was ever opened
+      await this.chain.discover();
+      return false;
+    }
     if (this.chain.currentIsComplete) {
       await this.nextFile();
       return false;
@@ -346,6 +351,13 @@ export class FileCopier implements Copier {
     await this.positionFile.write(this.record);
   }
 
+  /** Docker rotated files away before this copier saw them (it fell that far behind): said in the log file, not skipped silently. */
+  private noteGap(): void {
+    const since = this.lastTime ? ` after ${this.lastTime}` : '';
+    this.o.log.warn({ lastCopied: this.lastTime }, 'container output may be lost: Docker rotated its log files faster than they were copied');
+    this.notice = Buffer.concat([this.notice ?? Buffer.alloc(0), Buffer.from(`${fixedTime(new Date().toISOString())} stderr F dockercri: output written${since} may have been lost: Docker rotated its log past it before it could be copied (the copy fell too far behind)\n`, 'utf8')]);
+  }
+
   private noteLost(offset: number): void {
     const atLeast = this.o.maxSizeBytes !== undefined ? Math.max(0, this.o.maxSizeBytes - offset) : 0;
     this.lostBytes += atLeast;
@@ -353,7 +365,7 @@ export class FileCopier implements Copier {
     const amount = atLeast > 0 ? `at least ${atLeast} bytes of output` : 'output';
     const text = `dockercri: ${amount} written${since} was lost: Docker rotated its log past it before it could be copied (dockercri was not running, or too far behind)`;
     this.o.log.warn({ lostAtLeastBytes: atLeast, lastCopied: this.record?.lastTime }, 'container output lost: Docker rotated its log past the recorded position');
-    this.notice = Buffer.from(`${new Date().toISOString()} stderr F ${text}\n`, 'utf8');
+    this.notice = Buffer.from(`${fixedTime(new Date().toISOString())} stderr F ${text}\n`, 'utf8');
   }
 
   /** Opens the CRI path for appending; its directory is made only where `makeDirectory`. */
@@ -371,7 +383,11 @@ export class FileCopier implements Copier {
 
   private startWatching(): void {
     try {
-      this.watcher = watch(dirname(this.o.dockerLogPath), { persistent: false }, () => this.kick());
+      this.watcher = watch(dirname(this.o.dockerLogPath), { persistent: false }, (event) => {
+        // a rotation: open the new file at once, before Docker can rotate it away
+        if (event === 'rename' && this.chainStarted) this.chain.discover().catch(() => undefined);
+        this.kick();
+      });
       this.watcher.on('error', (err) => {
         this.o.log.debug({ err: err.message }, "watching Docker's log directory failed; polling instead");
         this.watcher?.close();

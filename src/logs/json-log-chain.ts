@@ -64,7 +64,13 @@ export class JsonLogChain {
   /** Newer files, opened, oldest first. */
   private readonly newer: ChainFile[] = [];
 
-  constructor(readonly logPath: string) {}
+  private discovering: Promise<unknown> = Promise.resolve();
+
+  /** `onGap` hears when files may have been rotated away unseen. */
+  constructor(
+    readonly logPath: string,
+    private readonly onGap?: () => void,
+  ) {}
 
   /**
    * Opens the chain at `from` (a position recorded earlier), or at the start of the oldest file.
@@ -97,7 +103,14 @@ export class JsonLogChain {
    * Looks for files newer than the newest one held (after Docker rotated, or created its first
    * file); true when one was found. The newest file held is open, so no other file has its inode number.
    */
-  async discover(): Promise<boolean> {
+  discover(): Promise<boolean> {
+    // one at a time: the copier looks after each buffer, inotify wakes it at each rotation
+    const result = this.discovering.then(() => this.discoverNow());
+    this.discovering = result.catch(() => undefined);
+    return result;
+  }
+
+  private async discoverNow(): Promise<boolean> {
     const newest = this.newer.at(-1) ?? this.current;
     if (newest) {
       try {
@@ -111,6 +124,9 @@ export class JsonLogChain {
     for (;;) {
       const list = await this.list();
       const at = newest ? list.findIndex((s) => s.ino === newest.ino) : -1;
+      // the newest file held is gone from the listing: Docker rotated it away before the files
+      // after it were seen; some of those may be gone too
+      if (newest && at < 0 && list.length > 0) this.onGap?.();
       const opened = await this.openAll(list.slice(at + 1));
       if (!opened) continue;
       for (const f of opened) this.push(f);
@@ -127,8 +143,10 @@ export class JsonLogChain {
   async next(): Promise<boolean> {
     const following = this.newer.shift();
     if (!following) return false;
-    await this.current?.fh.close().catch(() => undefined);
+    // current changes before any await, so a discovery running meanwhile sees the chain whole
+    const done = this.current;
     this.current = following;
+    await done?.fh.close().catch(() => undefined);
     return true;
   }
 
