@@ -6,13 +6,12 @@ import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint, type SandboxCheckpoint } from './format.js';
+import { isErrno } from '../util/errno.js';
 
 export const SANDBOX_CHECKPOINT_DIRECTORY = 'sandbox';
 const FILE_MODE = 0o600;
 const DIRECTORY_MODE = 0o755;
 const SANDBOX_ID = /^[0-9a-f]{64}$/;
-
-const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
 function checkSandboxId(sandboxId: string): void {
   if (!SANDBOX_ID.test(sandboxId)) throw invalidArgument(`sandbox id ${JSON.stringify(sandboxId)} is not 64 lower-case hex digits`);

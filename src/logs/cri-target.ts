@@ -7,13 +7,12 @@ import { basename, dirname, join } from 'node:path';
 import { parseCriLine, timestampNs } from './cri-format.js';
 import { openForAppend } from './log-file.js';
 import type { LogPosition } from './position.js';
+import { isErrno } from '../util/errno.js';
 
 const NEWLINE = 0x0a;
 const CHUNK = 256 * 1024;
 /** A line of a CRI log file is at most 16 KiB of content and a header; a tail scan looks this far. */
 const LAST_LINE_SCAN = 64 * 1024;
-
-const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
 export interface Resume {
   /** Lines already in the file (or in the one kubelet renamed it to) beyond the recorded size. */

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileIdentity } from './position.js';
+import { isErrno } from '../util/errno.js';
 
 /** Bytes at the start of a file that identify it (with its inode number). */
 export const HEAD_BYTES = 64;
@@ -34,8 +35,6 @@ export interface Lost {
   /** Docker's time of the first entry still there, when one was read. */
   nextTime?: string;
 }
-
-const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
 /** Docker's log and its rotated siblings that exist now, oldest first. */
 export async function siblings(logPath: string): Promise<Sibling[]> {

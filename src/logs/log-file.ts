@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BackwardLines, ResumeScan, type ResumePoint } from './cri-format.js';
+import { isErrno } from '../util/errno.js';
 
 const FILE_MODE = 0o640;
 const DIRECTORY_MODE = 0o755;
@@ -12,8 +13,6 @@ const READ_CHUNK = 64 * 1024;
 const MAX_SCAN_BYTES = 64 * 1024 * 1024;
 /** kubelet's name for a rotated log: <log>.<YYYYMMDD-hhmmss>, gzipped (".gz") once it is not the newest. */
 const ROTATED_SUFFIX = /^\.\d{8}-\d{6}$/;
-
-const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
 /**
  * Opens the log for appending (and reading back its end), creating it and its directory when missing. Never through a

@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isErrno } from '../util/errno.js';
 
 export const RECORD_SIZE = 1024;
 
@@ -24,8 +25,6 @@ export interface LogPosition {
   /** Docker's time of the last entry copied (for the message when lines are lost). */
   lastTime?: string;
 }
-
-const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
 /** Encodes a record: JSON padded with spaces to RECORD_SIZE, ending in "\n". */
 export function encodePosition(p: LogPosition): Buffer {
