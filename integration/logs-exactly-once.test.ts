@@ -32,9 +32,12 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** dockercri on the test's engine, whose log positions survive its restarts (its root directory is the test's). */
-async function dockercri(name: string, args: string[] = []): Promise<Dockercri> {
-  const cri = await startDockercri({ args: [`--docker-endpoint=${engine.endpoint}`, `--cri-dockerd-root-directory=${join(root, name)}`, ...args] });
+/**
+ * dockercri on the test's engine, whose log positions survive its restarts: one root directory for
+ * all, as on a node (a fresh root would copy every earlier test's container log again).
+ */
+async function dockercri(args: string[] = []): Promise<Dockercri> {
+  const cri = await startDockercri({ args: [`--docker-endpoint=${engine.endpoint}`, `--cri-dockerd-root-directory=${join(root, 'cri-root')}`, ...args] });
   started.push(cri);
   return cri;
 }
@@ -94,6 +97,12 @@ function firstBreak(seqs: number[], from: number, count: number): string | undef
   return undefined;
 }
 
+/** The pod goes, as kubelet removes it, so the next test's dockercri has nothing old to copy. */
+async function removePod(cri: Dockercri, podSandboxId: string): Promise<void> {
+  await cri.runtime.StopPodSandbox({ podSandboxId });
+  await cri.runtime.RemovePodSandbox({ podSandboxId });
+}
+
 async function exited(cri: Dockercri, containerId: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -114,48 +123,51 @@ async function rotatedAndCurrent(logFile: string): Promise<string[]> {
 
 describe('container logs exactly once, through dockercri', () => {
   it('a flat-out writer of 40 MB (4x Docker max-size 10m): every line once, in order, and the last one there once the exit is seen', async () => {
-    const cri = await dockercri('flat');
+    const cri = await dockercri();
     const count = 400_000;
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'flat-pods'), command: ['sh', '-c', writer(count)], network: NS.NODE });
     await exited(cri, pod.containerId);
     const parsed = await parse([pod.logFile]);
     expect(firstBreak(parsed.all, 0, count)).toBeUndefined();
     expect(parsed.notices).toBe(0);
+    await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
 
   it('a steady writer across many rotations, stdout and stderr interleaved', async () => {
-    const cri = await dockercri('steady', SMALL);
+    const cri = await dockercri(SMALL);
     const count = 30_000;
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'steady-pods'), command: ['sh', '-c', writer(count, { pauseEvery: 300, stderrOdd: true })], network: NS.NODE });
     await exited(cri, pod.containerId);
     const parsed = await parse([pod.logFile]);
     expect(parsed.seqs.stdout).toEqual(Array.from({ length: count / 2 }, (_, i) => 2 * i));
     expect(parsed.seqs.stderr).toEqual(Array.from({ length: count / 2 }, (_, i) => 2 * i + 1));
+    await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
 
   it('kill -9 of dockercri again and again while Docker rotates under a flat-out writer', async () => {
     // Docker keeps more than the writer writes, so every line is still there whenever dockercri comes back
     const args = ['--docker-log-max-size=512k', '--docker-log-max-file=25'];
-    let cri = await dockercri('kill', args);
+    let cri = await dockercri(args);
     const count = 100_000;
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'kill-pods'), command: ['sh', '-c', `sleep 1; ${writer(count, { pauseEvery: 200 })}`], network: NS.NODE });
     for (let k = 0; k < 8; k++) {
       await sleep(150 + Math.floor(Math.random() * 400));
       await cri.stop('SIGKILL');
-      cri = await dockercri('kill', args);
+      cri = await dockercri(args);
     }
     await exited(cri, pod.containerId);
     const parsed = await parse([pod.logFile]);
     expect(parsed.notices).toBe(0);
     expect(firstBreak(parsed.all, 0, count)).toBeUndefined();
+    await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
 
   it('kubelet-style rotation (rename, ReopenContainerLog) during a flat-out writer', async () => {
     // Docker keeps 4.5 MB: more than the copy falls behind on a loaded machine
-    const cri = await dockercri('reopen', ['--docker-log-max-size=512k', '--docker-log-max-file=10']);
+    const cri = await dockercri(['--docker-log-max-size=512k', '--docker-log-max-file=10']);
     const count = 150_000;
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'reopen-pods'), command: ['sh', '-c', `sleep 1; ${writer(count, { pauseEvery: 5000 })}`], network: NS.NODE });
     let rotations = 0;
@@ -179,12 +191,13 @@ describe('container logs exactly once, through dockercri', () => {
     const parsed = await parse(await rotatedAndCurrent(pod.logFile));
     expect(firstBreak(parsed.all, 0, count)).toBeUndefined();
     expect(parsed.notices).toBe(0);
+    await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
 
   it('down while Docker rotates past its position: one notice line, then the rest in order, nothing twice', async () => {
     const args = ['--docker-log-max-size=64k', '--docker-log-max-file=2'];
-    let cri = await dockercri('lost', args);
+    let cri = await dockercri(args);
     // the first and the last lines fit in one of Docker's files: only dockercri's absence loses output
     const script = `${writer(200)}; sleep 4; ${writer(10_000, { from: 200 })}; sleep 4; ${writer(200, { from: 10_200 })}`;
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'lost-pods'), command: ['sh', '-c', script], network: NS.NODE });
@@ -197,7 +210,7 @@ describe('container logs exactly once, through dockercri', () => {
       if ((await readFile(dockerLog, 'utf8').catch(() => '')).includes('"000010199 ')) break;
       await sleep(50);
     }
-    cri = await dockercri('lost', args);
+    cri = await dockercri(args);
     await exited(cri, pod.containerId);
     const parsed = await parse([pod.logFile]);
     expect(parsed.notices).toBe(1);
@@ -211,14 +224,16 @@ describe('container logs exactly once, through dockercri', () => {
     expect(text.indexOf('dockercri:')).toBeGreaterThan(text.indexOf('000000199 '));
     expect(text.indexOf('dockercri:')).toBeLessThan(text.indexOf(`${String(resumedAt).padStart(9, '0')} `));
     expect(cri.log()).toContain('container output lost');
+    await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
 
   it('a container that exits a moment after its last line has it in the log once ContainerStatus says exited', async () => {
-    const cri = await dockercri('quick');
+    const cri = await dockercri();
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'quick-pods'), command: ['sh', '-c', 'echo first; echo the-last-line'], network: NS.NODE });
     await exited(cri, pod.containerId);
     expect(await readFile(pod.logFile, 'utf8')).toMatch(/ stdout F first\n.* stdout F the-last-line\n$/);
+    await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
 });
