@@ -45,7 +45,8 @@ export async function logCopy(mb = 100): Promise<string> {
   const runId = uniq('bench-logs');
   // Docker alone: the same output into json-file
   const name = `${runId}-raw`;
-  await run('docker', ['run', '--name', name, '--network', 'none', '--log-driver', 'json-file', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=3', IMAGE, 'sh', '-c', writer(lines)], { maxBuffer: 1 << 20 });
+  await run('docker', ['run', '-d', '--name', name, '--network', 'none', '--log-driver', 'json-file', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=3', IMAGE, 'sh', '-c', writer(lines)]);
+  await run('docker', ['wait', name]);
   const rawMs = await dockerRunMs(name);
   await run('docker', ['rm', '-f', name]);
 
