@@ -4,7 +4,7 @@
 // rotates; output lost while dockercri was down (Docker rotated past it) is said in one notice
 // line, never a silent gap.
 import { mkdtempSync } from 'node:fs';
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,6 +224,54 @@ describe('container logs exactly once, through dockercri', () => {
     expect(text.indexOf('dockercri:')).toBeGreaterThan(text.indexOf('000000199 '));
     expect(text.indexOf('dockercri:')).toBeLessThan(text.indexOf(`${String(resumedAt).padStart(9, '0')} `));
     expect(cri.log()).toContain('container output lost');
+    await removePod(cri, pod.sandboxId);
+    await cri.stop();
+  });
+
+  it('a full disk under the CRI log: the rpcs go on, ContainerStatus says why, and the copy catches up once there is room', async () => {
+    const cri = await dockercri();
+    const logRoot = join(root, 'full-disk');
+    await mkdir(logRoot, { recursive: true });
+    await sh('mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', logRoot);
+    try {
+      const count = 40_000;
+      const pod = await runPodWithContainer(cri.runtime, { run, logRoot, command: ['sh', '-c', `${writer(count, { pauseEvery: 1000 })}; sleep 3`], network: NS.NODE });
+      let failing: { state?: string; error?: string } | undefined;
+      for (let i = 0; i < 200 && failing?.state !== 'failing'; i++) {
+        const info = JSON.parse((await cri.runtime.ContainerStatus({ containerId: pod.containerId, verbose: true })).info?.info ?? '{}') as { logCopy?: { state?: string; error?: string } };
+        failing = info.logCopy;
+        await sleep(50);
+      }
+      expect(failing?.state).toBe('failing');
+      expect(failing?.error).toMatch(/ENOSPC/);
+      expect((await cri.runtime.Version({})).runtimeName).toBe('docker');
+      expect(cri.log()).toContain('copying the container log failed; retrying');
+      await sh('mount', '-o', 'remount,size=64m', logRoot);
+      await exited(cri, pod.containerId);
+      const parsed = await parse([pod.logFile]);
+      expect(firstBreak(parsed.all, 0, count)).toBeUndefined();
+      expect(cri.log()).toContain('copying the container log works again');
+      await removePod(cri, pod.sandboxId);
+    } finally {
+      await sh('umount', '-l', logRoot).catch(() => undefined);
+    }
+    await cri.stop();
+  });
+
+  it("a CRI log file deleted under a running container: a new one at the same path, from the next line on; Docker's log file deleted: the copy goes on", async () => {
+    const cri = await dockercri();
+    const count = 30_000;
+    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'deleted-pods'), command: ['sh', '-c', `sleep 1; ${writer(count, { pauseEvery: 500 })}`], network: NS.NODE });
+    const dockerLog = JSON.parse(await sh('docker', '-H', engine.endpoint, 'inspect', '--format', '{{json .LogPath}}', pod.containerId)) as string;
+    for (let i = 0; i < 200 && (await parse([pod.logFile])).all.length < 2000; i++) await sleep(20);
+    await rm(pod.logFile);
+    // Docker goes on writing to its open file; dockercri holds it open too
+    await rm(dockerLog);
+    await exited(cri, pod.containerId);
+    const seqs = (await parse([pod.logFile])).all;
+    expect(seqs.length).toBeGreaterThan(0);
+    expect(firstBreak(seqs, seqs[0]!, count - seqs[0]!)).toBeUndefined();
+    expect(cri.log()).toContain('the CRI log file was deleted; writing a new one at the same path');
     await removePod(cri, pod.sandboxId);
     await cri.stop();
   });
