@@ -78,7 +78,6 @@ export class FileCopier implements Copier {
   private dirty = false;
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
-  private watchFailed = false;
   private lock: Server | undefined;
   private positionFile: PositionFile | undefined;
   private record: LogPosition | undefined;
@@ -392,11 +391,9 @@ export class FileCopier implements Copier {
         this.o.log.debug({ err: err.message }, "watching Docker's log directory failed; polling instead");
         this.watcher?.close();
         this.watcher = undefined;
-        this.watchFailed = true;
       });
     } catch (err) {
       this.o.log.debug({ err: errorText(err) }, "cannot watch Docker's log directory; polling instead");
-      this.watchFailed = true;
     }
   }
 
@@ -406,7 +403,7 @@ export class FileCopier implements Copier {
   }
 
   private async waitForChange(): Promise<void> {
-    if (!this.dirty) await this.sleep(this.watchFailed || !this.watcher ? POLL_MS : SAFETY_POLL_MS);
+    if (!this.dirty) await this.sleep(this.watcher ? SAFETY_POLL_MS : POLL_MS);
     this.dirty = false;
     const wait = this.lastDataAt + COALESCE_MS - Date.now();
     if (wait > 0 && !this.stopped && !this.hasExited) await new Promise((r) => setTimeout(r, wait));
