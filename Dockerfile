@@ -36,6 +36,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=1 \
     DOCKERCRI_HEALTH_ADDR=127.0.0.1:9324
 # The health endpoint is served by --metrics-bind-addr; point DOCKERCRI_HEALTH_ADDR at it when the
 # flag is given another address.
@@ -54,6 +55,6 @@ LABEL org.opencontainers.image.title="dockercri" \
 STOPSIGNAL SIGTERM
 # node itself is the container's main process (PID 1 without --pid=host): dockercri installs its
 # own SIGTERM and SIGINT handlers, drains in-flight calls and exits 0. The node flags are those of
-# main.js's #! line, which this command line bypasses.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/dist/src/main.js"]
+# main.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX is set above).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "/app/dist/src/main.js"]
 CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock", "--metrics-bind-addr=127.0.0.1:9324"]

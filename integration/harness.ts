@@ -13,8 +13,14 @@ import { imageServiceDefinition, runtimeServiceDefinition } from '../src/server/
 // the harness runs from integration/ under vitest and from dist/integration/ when compiled
 export const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/integration/') ? '../..' : '..', import.meta.url));
 export const MAIN = join(ROOT, 'dist/src/main.js');
-/** The node flags of MAIN's `#!/usr/bin/env -S node …` line, so tests run it as its command runs. */
-export const MAIN_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+const SHEBANG = /^#!\/usr\/bin\/env -S((?: \w+=\S*)*) node((?: \S+)*)$/.exec(readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '');
+if (!SHEBANG) throw new Error(`${MAIN} does not start with #!/usr/bin/env -S [VAR=value…] node [flags…]`);
+/** The node flags of MAIN's `#!/usr/bin/env -S [VAR=value…] node …` line, so tests run it as its command runs. */
+export const MAIN_NODE_FLAGS = SHEBANG[2]!.trim().split(' ').filter(Boolean);
+/** The environment that line sets. */
+export const MAIN_NODE_ENV: Record<string, string> = Object.fromEntries(
+  SHEBANG[1]!.trim().split(' ').filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
 
 /** Facts that scripts/test-env.sh wrote about the local registries and images. */
 export interface TestEnv {
@@ -200,7 +206,7 @@ export async function startDockercri(opts: StartOptions = {}): Promise<Dockercri
     '--log-level=debug',
     ...(opts.args ?? []),
   ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...MAIN_NODE_ENV, ...opts.env } });
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   proc.stdout!.resume();

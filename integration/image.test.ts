@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX, MAIN_NODE_FLAGS, ROOT, accepts, connectCri, uniq } from './harness.js';
+import { BUSYBOX, MAIN_NODE_ENV, MAIN_NODE_FLAGS, ROOT, accepts, connectCri, uniq } from './harness.js';
 import { NS, TEST_LABEL, containersWith, docker, eventually, freePort, podConfig, removeRunContainers } from './pods.js';
 
 const IMAGE = 'dockercri:dev';
@@ -77,6 +77,7 @@ describe('the image', () => {
     const config = JSON.parse(await docker('image', 'inspect', '-f', '{{json .Config}}', IMAGE)) as {
       Labels: Record<string, string>;
       Entrypoint: string[];
+      Env: string[];
       Healthcheck?: { Test: string[] };
     };
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
@@ -86,6 +87,8 @@ describe('the image', () => {
     expect(config.Labels['org.opencontainers.image.revision']).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
     // node with the flags of main.js's #! line, which the entrypoint bypasses
     expect(config.Entrypoint).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/src/main.js']);
+    expect(Object.keys(MAIN_NODE_ENV)).not.toHaveLength(0);
+    expect(config.Env).toEqual(expect.arrayContaining(Object.entries(MAIN_NODE_ENV).map(([k, v]) => `${k}=${v}`)));
     expect(config.Healthcheck?.Test.join(' ')).toContain('/healthz');
   });
 

@@ -1,3 +1,5 @@
+// first: it keeps code dockerode loads but dockercri never runs out of memory
+import './lazy-modules.js';
 import Docker from 'dockerode';
 import type { Duplex, Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';

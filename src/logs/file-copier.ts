@@ -51,14 +51,18 @@ const MAX_ENTRY_BYTES = 8 * 1024 * 1024;
 export class CopyBuffers {
   private readonly free: { input: Buffer; output: Buffer }[] = [];
   private readonly waiting: Array<(b: { input: Buffer; output: Buffer }) => void> = [];
+  private made = 0;
 
-  constructor(count = 2, readonly inputSize = 512 * 1024) {
-    for (let i = 0; i < count; i++) this.free.push({ input: Buffer.allocUnsafe(inputSize), output: Buffer.allocUnsafe(inputSize + 64 * 1024) });
-  }
+  /** At most `count` pairs, each made when first needed: a node with nothing to copy holds none. */
+  constructor(private readonly count = 2, readonly inputSize = 512 * 1024) {}
 
   acquire(): Promise<{ input: Buffer; output: Buffer }> {
     const b = this.free.pop();
     if (b) return Promise.resolve(b);
+    if (this.made < this.count) {
+      this.made++;
+      return Promise.resolve({ input: Buffer.allocUnsafe(this.inputSize), output: Buffer.allocUnsafe(this.inputSize + 64 * 1024) });
+    }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
