@@ -3,7 +3,7 @@ import { lstat, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type FsUsage, UsageCache, walkUsage } from './fs-usage.js';
+import { dockerImageLayerDirs, FixedEntries, type FsUsage, UsageCache, walkUsage } from './fs-usage.js';
 
 describe('walkUsage', () => {
   let root: string;
@@ -89,6 +89,53 @@ describe('walkUsage', () => {
     const usage = await walkUsage(root);
     expect(usage.takenAtMs).toBeGreaterThanOrEqual(before);
     expect(usage.takenAtMs).toBeLessThanOrEqual(Date.now());
+  });
+});
+
+describe('walkUsage with fixed entries', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'dockercri-fixed-'));
+    for (const layer of ['img1', 'img2', 'rw1']) {
+      await mkdir(join(root, layer, 'diff'), { recursive: true });
+      await writeFile(join(root, layer, 'diff', 'f'), Buffer.alloc(32 * 1024, 1));
+    }
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('gives the figures of a whole walk, walks a fixed entry once and forgets it when it is gone', async () => {
+    const whole = await walkUsage(root);
+    let listed = 0;
+    const fixed = new FixedEntries(() => (listed++, new Set(['img1', 'img2', 'not-there'])));
+    const first = await walkUsage(root, fixed);
+    expect(first).toMatchObject({ bytes: whole.bytes, inodes: whole.inodes });
+    expect(fixed.size).toBe(2);
+
+    // a change inside a fixed entry is not seen (it is walked once); one in the rest is
+    await writeFile(join(root, 'img1', 'diff', 'g'), Buffer.alloc(64 * 1024, 2));
+    await writeFile(join(root, 'rw1', 'diff', 'g'), Buffer.alloc(64 * 1024, 2));
+    const second = await walkUsage(root, fixed);
+    const rwAdded = (await lstat(join(root, 'rw1', 'diff', 'g'))).blocks * 512;
+    expect(second.bytes).toBe(first.bytes + rwAdded);
+    expect(second.inodes).toBe(first.inodes + 1);
+
+    await rm(join(root, 'img2'), { recursive: true });
+    const third = await walkUsage(root, fixed);
+    expect(fixed.size).toBe(1);
+    expect(third.inodes).toBe(second.inodes - 3);
+    expect(listed).toBe(3);
+  });
+
+  it('reads the image layers of Docker\'s layer store by their cache-id files', async () => {
+    const layerdb = join(root, 'image', 'overlay2', 'layerdb', 'sha256');
+    for (const [chain, id] of [['c1', 'aaa\n'], ['c2', 'bbb'], ['c3', '../escape'], ['c4', undefined]] as const) {
+      await mkdir(join(layerdb, chain), { recursive: true });
+      if (id !== undefined) await writeFile(join(layerdb, chain, 'cache-id'), id);
+    }
+    expect(dockerImageLayerDirs(root, 'overlay2')).toEqual(new Set(['aaa', 'bbb']));
+    expect(dockerImageLayerDirs(root, 'btrfs')).toEqual(new Set());
   });
 });
 

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface FsUsage {
@@ -11,25 +11,22 @@ export interface FsUsage {
 /** How long the walk holds the event loop before it lets other work run. */
 const SLICE_MS = 5;
 
-/**
- * Bytes and inodes under `dir`, counting each hard-linked inode once; never follows links and,
- * like `du -x`, stays on `dir`'s file system: the overlay mounts of running containers
- * (overlay2/<id>/merged) show files already counted in their layers, and walking each of them
- * again made every walk as long as all the containers' file trees together.
- * The walk is synchronous in slices of a few milliseconds: a promise and two thread-pool hops per
- * entry cost ten times the CPU of the lstat itself, on trees of many thousand image files.
- */
-export async function walkUsage(dir: string): Promise<FsUsage> {
-  const seen = new Set<number>();
+/** Yields to other work every few milliseconds of a synchronous walk. */
+class Slicer {
+  private start = Date.now();
+  async pause(): Promise<void> {
+    if (Date.now() - this.start < SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.start = Date.now();
+  }
+}
+
+/** Adds the entries under `roots` on `device` to `seen`; returns their allocated bytes. */
+async function walkTrees(roots: string[], device: number, seen: Set<number>, slicer: Slicer): Promise<number> {
   let bytes = 0;
-  let device: number | undefined;
-  const stack = [dir];
-  let sliceStart = Date.now();
+  const stack = [...roots];
   while (stack.length > 0) {
-    if (Date.now() - sliceStart >= SLICE_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = Date.now();
-    }
+    await slicer.pause();
     const current = stack.pop() as string;
     let st;
     try {
@@ -37,9 +34,7 @@ export async function walkUsage(dir: string): Promise<FsUsage> {
     } catch {
       continue;
     }
-    if (!st) continue;
-    device ??= st.dev;
-    if (st.dev !== device || seen.has(st.ino)) continue;
+    if (!st || st.dev !== device || seen.has(st.ino)) continue;
     seen.add(st.ino);
     bytes += st.blocks * 512;
     if (!st.isDirectory()) continue;
@@ -49,7 +44,110 @@ export async function walkUsage(dir: string): Promise<FsUsage> {
       // a directory removed or unreadable mid-walk counts as what was seen of it
     }
   }
-  return { bytes, inodes: seen.size, takenAtMs: Date.now() };
+  return bytes;
+}
+
+/**
+ * Entries of the walked directory that never change once written, such as the image layers in
+ * Docker's overlay2 directory (its layer store names them): each is walked once and its figures
+ * are kept while it exists, so a refresh walks only what can change (containers' writable layers).
+ * A hard link between a kept entry and the rest would be counted twice; Docker makes none.
+ */
+export class FixedEntries {
+  private readonly known = new Map<string, { bytes: number; inodes: number }>();
+
+  /** `names` lists the fixed entries at the time of a walk. */
+  constructor(readonly names: () => Set<string>) {}
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  /** @internal */
+  async usageOf(name: string, path: string, device: number, slicer: Slicer): Promise<{ bytes: number; inodes: number }> {
+    let usage = this.known.get(name);
+    if (!usage) {
+      const seen = new Set<number>();
+      usage = { bytes: await walkTrees([path], device, seen, slicer), inodes: seen.size };
+      // an entry that vanished mid-walk is not remembered as empty
+      if (usage.inodes > 0) this.known.set(name, usage);
+    }
+    return usage;
+  }
+
+  /** @internal */
+  forgetAllBut(present: Set<string>): void {
+    for (const name of this.known.keys()) if (!present.has(name)) this.known.delete(name);
+  }
+}
+
+/**
+ * The directories of image layers under Docker's storage-driver directory, by the cache-id files of
+ * its layer store (<root>/image/<driver>/layerdb/sha256/<chain id>/cache-id). Containers' writable
+ * and init layers are not in it. Empty when the store cannot be read, which makes every walk whole.
+ */
+export function dockerImageLayerDirs(dockerRootDir: string, storageDriver: string): Set<string> {
+  const layerdb = join(dockerRootDir, 'image', storageDriver, 'layerdb', 'sha256');
+  const dirs = new Set<string>();
+  let chains: string[];
+  try {
+    chains = readdirSync(layerdb);
+  } catch {
+    return dirs;
+  }
+  for (const chain of chains) {
+    try {
+      const id = readFileSync(join(layerdb, chain, 'cache-id'), 'utf8').trim();
+      if (/^[A-Za-z0-9_.-]+$/.test(id)) dirs.add(id);
+    } catch {
+      // a layer being written or removed: walked with the rest this time
+    }
+  }
+  return dirs;
+}
+
+/**
+ * Bytes and inodes under `dir`, counting each hard-linked inode once; never follows links and,
+ * like `du -x`, stays on `dir`'s file system: the overlay mounts of running containers
+ * (overlay2/<id>/merged) show files already counted in their layers, and walking each of them
+ * again made every walk as long as all the containers' file trees together.
+ * The walk is synchronous in slices of a few milliseconds: a promise and two thread-pool hops per
+ * entry cost ten times the CPU of the lstat itself, on trees of many thousand image files.
+ */
+export async function walkUsage(dir: string, fixed?: FixedEntries): Promise<FsUsage> {
+  const slicer = new Slicer();
+  let top;
+  try {
+    top = lstatSync(dir, { throwIfNoEntry: false });
+  } catch {
+    top = undefined;
+  }
+  if (!top) return { bytes: 0, inodes: 0, takenAtMs: Date.now() };
+  const seen = new Set<number>([top.ino]);
+  let bytes = top.blocks * 512;
+  let inodes = 0;
+  if (top.isDirectory()) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      // unreadable: the directory itself is all there is to count
+    }
+    const fixedNames = fixed ? fixed.names() : new Set<string>();
+    const rest: string[] = [];
+    for (const name of names) {
+      if (!fixedNames.has(name)) {
+        rest.push(join(dir, name));
+        continue;
+      }
+      const usage = await fixed!.usageOf(name, join(dir, name), top.dev, slicer);
+      bytes += usage.bytes;
+      inodes += usage.inodes;
+    }
+    fixed?.forgetAllBut(new Set(names.filter((n) => fixedNames.has(n))));
+    bytes += await walkTrees(rest, top.dev, seen, slicer);
+  }
+  return { bytes, inodes: inodes + seen.size, takenAtMs: Date.now() };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { batches, mapLimit } from '../util/pool.js';
 import { msToNs } from '../util/time.js';
 import { toRegistryAuth } from './auth.js';
-import { UsageCache } from './fs-usage.js';
+import { dockerImageLayerDirs, FixedEntries, UsageCache, walkUsage } from './fs-usage.js';
 import { MAX_REFERENCE_LENGTH, isImageId, parseReference, pullTarget } from './reference.js';
 import { isPinnedImage, refersToId, toCriImage } from './translate.js';
 
@@ -33,9 +33,11 @@ function checkLookup(ref: string): void {
 }
 
 export class ImageService implements ImageServiceHandlers {
-  private readonly usage = new UsageCache(60_000);
   /** Where Docker keeps images, from its info (3-5 ms a call, and kubelet asks every 10 s). */
-  private storage?: { mountpoint: string; atMs: number };
+  private storage?: { mountpoint: string; rootDir: string; driver: string; atMs: number };
+  /** Image layers are walked once each: a refresh of the figures walks containers' layers only. */
+  private readonly imageLayers = new FixedEntries(() => (this.storage ? dockerImageLayerDirs(this.storage.rootDir, this.storage.driver) : new Set()));
+  private readonly usage = new UsageCache(60_000, (dir) => walkUsage(dir, this.imageLayers));
   /** Image user by image ID: an image's config never changes, so it is asked once. */
   private readonly userById = new Map<string, string>();
 
@@ -127,7 +129,7 @@ export class ImageService implements ImageServiceHandlers {
     if (this.storage && Date.now() - this.storage.atMs < STORAGE_FACTS_TTL_MS) return this.storage.mountpoint;
     const info = await this.docker.info();
     const mountpoint = join(info.dockerRootDir, info.storageDriver || 'image');
-    this.storage = { mountpoint, atMs: Date.now() };
+    this.storage = { mountpoint, rootDir: info.dockerRootDir, driver: info.storageDriver, atMs: Date.now() };
     return mountpoint;
   }
 
