@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import type { Config } from '../config/flags.js';
-import { engineFacts, type DockerClient } from '../docker/client.js';
+import { engineFacts, type DockerClient, type EngineInfo, type EngineVersion } from '../docker/client.js';
 import { runtimeHandlers } from '../docker/engine-features.js';
 import { runtime } from '../gen/api.js';
 import type { Logger } from '../log.js';
@@ -14,6 +14,12 @@ export const CRI_VERSION = '0.1.0';
 export const CRI_API_VERSION = 'v1';
 /** How long Status waits for the Docker Engine before it reports the runtime not ready. */
 const STATUS_DOCKER_DEADLINE_MS = 5_000;
+/**
+ * Docker's version and info are kept this long between pings. Its /version runs `runc --version`
+ * and `docker-init --version` on every call (about 10 ms and two processes), and kubelet asks for
+ * Status every 5 s; a ping still tells on every call whether the Engine answers.
+ */
+const ENGINE_FACTS_TTL_MS = 60_000;
 
 /** Settings kubelet may change at run time through UpdateRuntimeConfig. */
 export class RuntimeSettings {
@@ -30,8 +36,21 @@ export class RuntimeInfoService {
     private readonly log: Logger,
   ) {}
 
+  private engine?: { version: EngineVersion; info: EngineInfo; atMs: number };
+
+  /** The Engine's version and info, asked again after ENGINE_FACTS_TTL_MS; pinged in between. */
+  private async engineNow(): Promise<{ version: EngineVersion; info: EngineInfo }> {
+    if (this.engine && Date.now() - this.engine.atMs < ENGINE_FACTS_TTL_MS) {
+      await this.docker.ping();
+      return this.engine;
+    }
+    const [version, info] = await Promise.all([this.docker.version(), this.docker.info()]);
+    this.engine = { version, info, atMs: Date.now() };
+    return this.engine;
+  }
+
   async Version(): Promise<runtime.v1.IVersionResponse> {
-    const engine = await this.docker.version();
+    const engine = (await this.engineNow()).version;
     return { version: CRI_VERSION, runtimeName: RUNTIME_NAME, runtimeVersion: engine.version, runtimeApiVersion: CRI_API_VERSION };
   }
 
@@ -42,7 +61,7 @@ export class RuntimeInfoService {
     try {
       // kubelet polls Status to learn whether the runtime is healthy: a frozen Engine must turn it
       // false within seconds, not after --runtime-request-timeout
-      const [version, info] = await within(Promise.all([this.docker.version(), this.docker.info()]), STATUS_DOCKER_DEADLINE_MS, 'the Docker Engine');
+      const { version, info } = await within(this.engineNow(), STATUS_DOCKER_DEADLINE_MS, 'the Docker Engine');
       engine = version;
       handlers = runtimeHandlers(engineFacts(version.apiVersion, info));
       conditions.push({ type: 'RuntimeReady', status: true, reason: '', message: '' });
