@@ -318,6 +318,28 @@ describe('container lifecycle', () => {
     expect((await status(failed)).exitCode).toBe(3);
   });
 
+  it('makes each container of the image a tag names now: after docker tag moves it, and not after RemoveImage', async () => {
+    const tag = `dockercri-test/retag-${run}:latest`;
+    const imageOf = async (containerId: string): Promise<string> => (await docker('inspect', '-f', '{{.Image}}', containerId)).trim();
+    const busyboxId = (await docker('image', 'inspect', '-f', '{{.Id}}', BUSYBOX)).trim();
+    const entrypointId = (await docker('image', 'inspect', '-f', '{{.Id}}', ENTRYPOINT_IMAGE)).trim();
+    await docker('tag', BUSYBOX, tag);
+    try {
+      expect(await imageOf(await createContainer(pod, { image: tag }))).toBe(busyboxId);
+      expect(await imageOf(await createContainer(pod, { image: tag }))).toBe(busyboxId);
+      // moved outside dockercri: Docker's image event reaches dockercri a moment later
+      await docker('tag', ENTRYPOINT_IMAGE, tag);
+      let last = '';
+      expect(await eventually(async () => (last = await imageOf(await createContainer(pod, { image: tag }))) === entrypointId, 20), `made from ${last}`).toBe(true);
+      // removed through dockercri: known before RemoveImage answers
+      await cri.images.RemoveImage({ image: { image: tag } });
+      const err = await grpcError(cri.runtime.CreateContainer({ podSandboxId: pod.sandboxId, config: containerConfig({ image: tag }), sandboxConfig: pod.config }));
+      expect(err.code).toBe(Code.NOT_FOUND);
+    } finally {
+      await docker('rmi', tag).catch(() => undefined);
+    }
+  });
+
   it('answers NOT_FOUND for Start and Status of an unknown container, success for Stop and Remove', async () => {
     const containerId = 'f'.repeat(64);
     expect((await grpcError(cri.runtime.StartContainer({ containerId }))).code).toBe(Code.NOT_FOUND);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SandboxCheckpoints } from './checkpoint/index.js';
 import { ContainerService } from './container/service.js';
 import { ContainerIndex } from './docker/container-index.js';
+import { ImageInspectCache } from './docker/image-cache.js';
 import { ImageLabels } from './docker/image-labels.js';
 import { ContainerLogs } from './logs/container-logs.js';
 import { DockerClient } from './docker/client.js';
@@ -54,7 +55,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
   const metrics = config.metricsBindAddr === '' ? undefined : enableMetrics();
   const docker = new DockerClient(config.dockerEndpoint, config.runtimeRequestTimeoutMs, log.child({ room: 'docker' }));
   const settings = new RuntimeSettings(config.podCidr);
-  const images = new ImageService(docker, config, log.child({ room: 'image' }));
+  const imageInspects = new ImageInspectCache(docker, log.child({ room: 'image' }));
+  imageInspects.start();
+  const images = new ImageService(docker, config, log.child({ room: 'image' }), imageInspects);
   const caps = readHostCapabilities();
   if (!caps.complete) log.warn({ held: caps.effective.length }, 'dockercri lacks some capabilities: privileged containers get exactly the capabilities it holds');
   const floor = oomFloor(config, caps.hasSysResource, log);
@@ -78,6 +81,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     docker,
     index,
     imageLabels,
+    imageInspects,
     logs,
     {
       cgroupDriver: engineInfo.cgroupDriver,
@@ -195,6 +199,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     events.close();
     void server.shutdown(SHUTDOWN_GRACE_MS).then(async () => {
       index.stop();
+      imageInspects.stop();
       streamingServer.close();
       metricsServer?.close();
       stats.stop();

@@ -5,6 +5,7 @@ import type { StreamSink } from '../gen/services.js';
 import { NameConflict, type ContainerInspect, type DockerClient } from '../docker/client.js';
 import type { ContainerIndex, IndexChange } from '../docker/container-index.js';
 import { cdiEnabled, recursiveReadOnlyGap } from '../docker/engine-features.js';
+import type { ImageInspectCache } from '../docker/image-cache.js';
 import type { ImageLabels } from '../docker/image-labels.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, parseName, randomizedName } from '../docker/naming.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,7 @@ export class ContainerService {
     private readonly docker: DockerClient,
     private readonly index: ContainerIndex,
     private readonly images: ImageLabels,
+    private readonly imageInspects: ImageInspectCache,
     private readonly logs: ContainerLogs,
     private readonly opts: ContainerServiceOptions,
     private readonly log: Logger,
@@ -92,7 +94,7 @@ export class ContainerService {
     const sandbox = await this.index.mustFind(request.podSandboxId, TYPE_SANDBOX, 'CreateContainer');
     const imageRef = config.image?.image ?? '';
     if (imageRef === '') throw invalidArgument('CreateContainer: config.image.image is required');
-    const image = await this.docker.inspectImage(imageRef);
+    const image = await this.imageInspects.inspect(imageRef);
     if (!image) throw notFound(`CreateContainer: image ${imageRef.slice(0, 200)} is not present on this node; pull it first`);
     const sc = config.linux?.securityContext;
     const seccomp = seccompChoice(sc?.seccomp, sc?.seccompProfilePath);
@@ -133,12 +135,8 @@ export class ContainerService {
     });
     // kubelet names the image as it pulled it; Docker records it as given, so status shows that name
     body.Image = imageRef;
-    return this.locks.run(body.name as string, async () => {
-      const sentAt = performance.now();
-      const containerId = await this.create(body, sandbox.Id);
-      await this.index.refreshAfter(containerId, 'create', sentAt);
-      return { containerId };
-    });
+    const dockerName = body.name as string;
+    return this.locks.run(dockerName, async () => ({ containerId: await this.index.change(dockerName, () => this.create(body, sandbox.Id), (id) => id) }));
   }
 
   /** A taken name is an earlier attempt of this same create: its container is the answer. */
@@ -165,9 +163,7 @@ export class ContainerService {
           throw new CriError(Code.FAILED_PRECONDITION, `StartContainer: cannot create the log file ${logPath}: ${err.message}`, err);
         });
       }
-      const sentAt = performance.now();
-      await this.docker.startContainer(c.Id);
-      await this.index.refreshAfter(c.Id, 'start', sentAt);
+      await this.index.change(c.Id, () => this.docker.startContainer(c.Id));
       // Docker names its log file once the container has started
       const followed = this.followed(this.index.get(c.Id) ?? c);
       if (followed) this.logs.follow(followed);
@@ -181,10 +177,7 @@ export class ContainerService {
     const c = await this.index.find(request.containerId, TYPE_CONTAINER, 'StopContainer');
     // what is not there is stopped: kubelet retries a stop after a removal it did not see
     if (!c) return {};
-    await this.locks.run(c.Id, async () => {
-      await this.docker.stopContainer(c.Id, timeout);
-      await this.index.refresh(c.Id);
-    });
+    await this.locks.run(c.Id, () => this.index.change(c.Id, () => this.docker.stopContainer(c.Id, timeout)));
     return {};
   }
 

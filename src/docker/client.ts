@@ -342,14 +342,14 @@ export class DockerClient {
   }
 
   /**
-   * Follows Docker's container events carrying `label`. `onEvent` gets each event; `onEnd` is
-   * called once when the stream breaks or ends (Docker restarted), after which the caller
-   * subscribes again.
+   * Follows Docker's events of one type (those carrying `label`, when given). `onEvent` gets each
+   * event; `onEnd` is called once when the stream breaks or ends (Docker restarted), after which
+   * the caller subscribes again.
    */
-  async subscribeEvents(label: string, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void): Promise<EventSubscription> {
+  async subscribeEvents(filter: { type: 'container' | 'image'; label?: string }, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void): Promise<EventSubscription> {
     let stream: Readable;
     try {
-      stream = (await this.streams.getEvents({ filters: { type: ['container'], label: [label] } })) as unknown as Readable;
+      stream = (await this.streams.getEvents({ filters: { type: [filter.type], ...(filter.label ? { label: [filter.label] } : {}) } })) as unknown as Readable;
     } catch (err) {
       throw fromDocker(err, 'follow Docker events');
     }

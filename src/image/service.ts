@@ -3,6 +3,7 @@ import { invalidArgument } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { ImageServiceHandlers, StreamSink } from '../gen/services.js';
 import type { DockerClient, ImageInspect, PullProgress } from '../docker/client.js';
+import type { ImageInspectCache } from '../docker/image-cache.js';
 import type { Logger } from '../log.js';
 import { batches, mapLimit } from '../util/pool.js';
 import { msToNs } from '../util/time.js';
@@ -41,7 +42,8 @@ export class ImageService implements ImageServiceHandlers {
   /** Image user by image ID: an image's config never changes, so it is asked once. */
   private readonly userById = new Map<string, string>();
 
-  constructor(private readonly docker: DockerClient, private readonly opts: ImageServiceOptions, private readonly log: Logger) {}
+  /** `inspects` is emptied by every pull and removal, before the rpc returns. */
+  constructor(private readonly docker: DockerClient, private readonly opts: ImageServiceOptions, private readonly log: Logger, private readonly inspects?: ImageInspectCache) {}
 
   private isPinned(image: { RepoTags?: string[] | null; RepoDigests?: string[] | null }): boolean {
     return isPinnedImage(image, this.opts.podInfraContainerImage);
@@ -100,6 +102,7 @@ export class ImageService implements ImageServiceHandlers {
       });
     } finally {
       progress.stop();
+      this.inspects?.invalidate();
     }
     const image = await this.docker.inspectImage(shown);
     if (!image) throw invalidArgument(`PullImage: ${shown} was pulled but the Engine does not list it`);
@@ -109,6 +112,14 @@ export class ImageService implements ImageServiceHandlers {
   async RemoveImage(request: runtime.v1.RemoveImageRequest): Promise<runtime.v1.IRemoveImageResponse> {
     const ref = specRef(request.image, 'RemoveImage');
     checkLookup(ref);
+    try {
+      return await this.removeImage(ref);
+    } finally {
+      this.inspects?.invalidate();
+    }
+  }
+
+  private async removeImage(ref: string): Promise<runtime.v1.IRemoveImageResponse> {
     const image = await this.docker.inspectImage(ref);
     if (!image) return {};
     if (!refersToId(ref, image.Id)) {
