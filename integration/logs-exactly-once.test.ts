@@ -261,7 +261,8 @@ describe('container logs exactly once, through dockercri', () => {
   it("a CRI log file deleted under a running container: a new one at the same path, from the next line on; Docker's log file deleted: the copy goes on", async () => {
     const cri = await dockercri();
     const count = 30_000;
-    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'deleted-pods'), command: ['sh', '-c', `sleep 1; ${writer(count, { pauseEvery: 500 })}`], network: NS.NODE });
+    // pauses every 100 lines keep the writer going for seconds after the deletion, also on a busy node
+    const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'deleted-pods'), command: ['sh', '-c', `sleep 1; ${writer(count, { pauseEvery: 100 })}`], network: NS.NODE });
     const dockerLog = JSON.parse(await sh('docker', '-H', engine.endpoint, 'inspect', '--format', '{{json .LogPath}}', pod.containerId)) as string;
     for (let i = 0; i < 200 && (await parse([pod.logFile])).all.length < 2000; i++) await sleep(20);
     await rm(pod.logFile);
