@@ -25,19 +25,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Runs the load against `cri` (serving as process `pid`) for at least `seconds`. */
 export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'images'>, pid: number, seconds: number, opts: PollingOptions = {}): Promise<PollingResult> {
   const dockerd = dockerdPid();
+  /** What kubelet calls, with how many seconds apart. */
+  const schedule: Array<[rpc: string, everySeconds: number, p: () => Promise<unknown>]> = [
+    ['ListPodSandbox', 1, () => cri.runtime.ListPodSandbox({})],
+    ['ListContainers', 1, () => cri.runtime.ListContainers({})],
+    ['Status', 5, () => cri.runtime.Status({})],
+    ['ListPodSandboxStats', 10, () => cri.runtime.ListPodSandboxStats({})],
+    ['ListContainerStats', 10, () => cri.runtime.ListContainerStats({})],
+    ['ImageFsInfo', 10, () => cri.images.ImageFsInfo({})],
+  ];
   // one round before the clock starts: on a node in its steady state kubelet made its first calls
   // long ago, and what a runtime does once per process or per container (a first walk of image
   // layers, say) is not the steady cost; its failures are the loop's to count
-  await Promise.all(
-    [
-      () => cri.runtime.ListPodSandbox({}),
-      () => cri.runtime.ListContainers({}),
-      () => cri.runtime.Status({}),
-      () => cri.runtime.ListPodSandboxStats({}),
-      () => cri.runtime.ListContainerStats({}),
-      () => cri.images.ImageFsInfo({}),
-    ].map((rpc) => rpc().catch(() => undefined)),
-  );
+  await Promise.all(schedule.map(([, , p]) => p().catch(() => undefined)));
   const runtime0 = cpuSeconds(pid);
   const dockerd0 = cpuSecondsIfAlive(dockerd);
   const started = Date.now();
@@ -55,12 +55,7 @@ export async function kubeletLikePolling(cri: Pick<Dockercri, 'runtime' | 'image
   };
   for (let tick = 0; tick < seconds || (opts.until !== undefined && !opts.until()); tick++) {
     await sleep(Math.max(0, started + tick * 1000 - Date.now()));
-    const work = [call('ListPodSandbox', () => cri.runtime.ListPodSandbox({})), call('ListContainers', () => cri.runtime.ListContainers({}))];
-    if (tick % 5 === 0) work.push(call('Status', () => cri.runtime.Status({})));
-    if (tick % 10 === 0) {
-      work.push(call('ListPodSandboxStats', () => cri.runtime.ListPodSandboxStats({})), call('ListContainerStats', () => cri.runtime.ListContainerStats({})), call('ImageFsInfo', () => cri.images.ImageFsInfo({})));
-    }
-    await Promise.all(work);
+    await Promise.all(schedule.filter(([, every]) => tick % every === 0).map(([rpc, , p]) => call(rpc, p)));
   }
   await sleep(Math.max(0, started + seconds * 1000 - Date.now()));
   return {
