@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 export interface FsUsage {
@@ -21,6 +21,24 @@ class Slicer {
   }
 }
 
+/** The entry's lstat; undefined when it is gone or cannot be read. */
+function lstatOrNone(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The names in a directory; none when it was removed or cannot be read mid-walk (what was seen of it counts). */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Adds the entries under `roots` on `device` to `seen`; returns their allocated bytes. */
 async function walkTrees(roots: string[], device: number, seen: Set<number>, slicer: Slicer): Promise<number> {
   let bytes = 0;
@@ -28,21 +46,11 @@ async function walkTrees(roots: string[], device: number, seen: Set<number>, sli
   while (stack.length > 0) {
     await slicer.pause();
     const current = stack.pop() as string;
-    let st;
-    try {
-      st = lstatSync(current, { throwIfNoEntry: false });
-    } catch {
-      continue;
-    }
+    const st = lstatOrNone(current);
     if (!st || st.dev !== device || seen.has(st.ino)) continue;
     seen.add(st.ino);
     bytes += st.blocks * 512;
-    if (!st.isDirectory()) continue;
-    try {
-      for (const name of readdirSync(current)) stack.push(join(current, name));
-    } catch {
-      // a directory removed or unreadable mid-walk counts as what was seen of it
-    }
+    if (st.isDirectory()) for (const name of namesIn(current)) stack.push(join(current, name));
   }
   return bytes;
 }
@@ -116,23 +124,13 @@ export function dockerImageLayerDirs(dockerRootDir: string, storageDriver: strin
  */
 export async function walkUsage(dir: string, fixed?: FixedEntries): Promise<FsUsage> {
   const slicer = new Slicer();
-  let top;
-  try {
-    top = lstatSync(dir, { throwIfNoEntry: false });
-  } catch {
-    top = undefined;
-  }
+  const top = lstatOrNone(dir);
   if (!top) return { bytes: 0, inodes: 0, takenAtMs: Date.now() };
   const seen = new Set<number>([top.ino]);
   let bytes = top.blocks * 512;
   let inodes = 0;
   if (top.isDirectory()) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      // unreadable: the directory itself is all there is to count
-    }
+    const names = namesIn(dir);
     const fixedNames = fixed ? fixed.names() : new Set<string>();
     const rest: string[] = [];
     for (const name of names) {
