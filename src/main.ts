@@ -56,7 +56,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   const docker = new DockerClient(config.dockerEndpoint, config.runtimeRequestTimeoutMs, log.child({ room: 'docker' }));
   const settings = new RuntimeSettings(config.podCidr);
   const imageInspects = new ImageInspectCache(docker, log.child({ room: 'image' }));
-  imageInspects.start();
+  void imageInspects.start();
   const images = new ImageService(docker, config, log.child({ room: 'image' }), imageInspects);
   const caps = readHostCapabilities();
   if (!caps.complete) log.warn({ held: caps.effective.length }, 'dockercri lacks some capabilities: privileged containers get exactly the capabilities it holds');
@@ -74,7 +74,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
       ? new CniNetwork(new CniManager({ confDir: config.cniConfDir, binDirs: config.cniBinDirs, cacheDir: config.cniCacheDir, mtu: config.networkPluginMtu, log: log.child({ room: 'cni' }), podCidr: () => settings.podCidr }), log.child({ room: 'network' }))
       : new BridgeNetwork();
   const info = new RuntimeInfoService(docker, config, settings, network, log.child({ room: 'runtime' }));
-  const imageLabels = new ImageLabels(docker);
+  const imageLabels = new ImageLabels(docker, imageInspects);
   const logs = new ContainerLogs(docker, log.child({ room: 'logs' }), { positionsDir: join(config.criDockerdRootDirectory, 'dockercri', 'log-positions'), localEngine: config.dockerEndpoint.startsWith('unix://') });
   let apiVersion: string | undefined;
   const containers = new ContainerService(

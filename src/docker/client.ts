@@ -22,6 +22,12 @@ export interface DockerEvent {
   timeNano?: number;
 }
 
+/** Which of Docker's events a stream carries. */
+export interface EventFilter {
+  type: 'container' | 'image';
+  label?: string;
+}
+
 export interface EventSubscription {
   close(): void;
 }
@@ -346,7 +352,7 @@ export class DockerClient {
    * event; `onEnd` is called once when the stream breaks or ends (Docker restarted), after which
    * the caller subscribes again.
    */
-  async subscribeEvents(filter: { type: 'container' | 'image'; label?: string }, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void): Promise<EventSubscription> {
+  async subscribeEvents(filter: EventFilter, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void): Promise<EventSubscription> {
     let stream: Readable;
     try {
       stream = (await this.streams.getEvents({ filters: { type: [filter.type], ...(filter.label ? { label: [filter.label] } : {}) } })) as unknown as Readable;

@@ -1,7 +1,8 @@
 import { Code, CriError, invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import { mapLimit } from '../util/pool.js';
-import type { ContainerInspect, DockerClient, DockerEvent, EventSubscription } from './client.js';
+import type { ContainerInspect, DockerClient, DockerEvent } from './client.js';
+import { EventFollow } from './event-follow.js';
 import { LABEL_TYPE, TYPE_SANDBOX } from './naming.js';
 
 export type IndexChange = { kind: 'upsert'; dockerId: string; inspect: ContainerInspect; event?: DockerEvent } | { kind: 'remove'; dockerId: string; last?: ContainerInspect; event?: DockerEvent };
@@ -23,24 +24,34 @@ export class ContainerIndex {
   private readonly syncListeners = new Set<() => void>();
   /** Docker IDs and names of containers dockercri is changing, with how many changes are running. */
   private readonly changing = new Map<string, number>();
-  private subscription?: EventSubscription;
+  private readonly events: EventFollow;
+  /** Events that arrive while Docker's containers are being listed, handled once the listing is in. */
+  private buffered: DockerEvent[] | undefined = [];
   private synced = false;
   private syncWaiters: Array<() => void> = [];
-  private stopped = false;
-  private retryTimer?: NodeJS.Timeout;
   lastSyncError?: string;
 
-  constructor(private readonly docker: DockerClient, private readonly log: Logger) {}
+  constructor(private readonly docker: DockerClient, private readonly log: Logger) {
+    // subscribed before listing, so nothing that happens during the listing is missed
+    this.events = new EventFollow(
+      docker,
+      { type: 'container', label: LABEL_TYPE },
+      {
+        onEvent: (e) => (this.buffered ? this.buffered.push(e) : this.onEvent(e)),
+        onOpen: () => this.sync(),
+        onLost: (err, opened) => this.onLost(err, opened),
+      },
+      RESYNC_DELAY_MS,
+    );
+  }
 
   /** Starts following Docker; resolves after the first sync attempt, successful or not. */
-  async start(): Promise<void> {
-    await this.connect();
+  start(): Promise<void> {
+    return this.events.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.subscription?.close();
+    this.events.stop();
   }
 
   get isSynced(): boolean {
@@ -58,54 +69,39 @@ export class ContainerIndex {
     return () => this.syncListeners.delete(listener);
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      // subscribe before listing, so nothing that happens during the listing is missed
-      const buffered: DockerEvent[] = [];
-      let listing = true;
-      this.subscription = await this.docker.subscribeEvents(
-        { type: 'container', label: LABEL_TYPE },
-        (e) => (listing ? buffered.push(e) : this.onEvent(e)),
-        (err) => this.onStreamEnd(err),
-      );
-      const ids = await this.docker.listContainerIds(LABEL_TYPE);
-      const seen = new Set(ids);
-      await mapLimit(ids, 8, (id) => this.refresh(id));
-      for (const id of [...this.entries.keys()]) if (!seen.has(id)) this.apply({ kind: 'remove', dockerId: id, last: this.entries.get(id) });
-      listing = false;
-      for (const e of buffered) this.onEvent(e);
-      this.synced = true;
-      this.lastSyncError = undefined;
-      for (const w of this.syncWaiters.splice(0)) w();
-      this.log.info({ objects: this.entries.size }, 'index synchronised with Docker');
-      for (const l of this.syncListeners) {
-        try {
-          l();
-        } catch (err) {
-          this.log.error({ err: (err as Error).message }, 'index sync listener failed');
-        }
+  private async sync(): Promise<void> {
+    const buffer = this.buffered ?? [];
+    this.buffered = buffer;
+    const ids = await this.docker.listContainerIds(LABEL_TYPE);
+    const seen = new Set(ids);
+    await mapLimit(ids, 8, (id) => this.refresh(id));
+    // the stream broke during the listing: the next one lists again
+    if (this.buffered !== buffer) return;
+    for (const id of [...this.entries.keys()]) if (!seen.has(id)) this.apply({ kind: 'remove', dockerId: id, last: this.entries.get(id) });
+    this.buffered = undefined;
+    for (const e of buffer) this.onEvent(e);
+    this.synced = true;
+    this.lastSyncError = undefined;
+    for (const w of this.syncWaiters.splice(0)) w();
+    this.log.info({ objects: this.entries.size }, 'index synchronised with Docker');
+    for (const l of this.syncListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'index sync listener failed');
       }
-    } catch (err) {
-      this.subscription?.close();
-      this.lastSyncError = (err as Error).message;
-      this.log.warn({ err: this.lastSyncError }, 'cannot follow Docker yet; retrying');
-      this.scheduleReconnect();
     }
   }
 
-  private onStreamEnd(err?: Error): void {
-    if (this.stopped) return;
+  private onLost(err: Error | undefined, opened: boolean): void {
     this.synced = false;
-    this.log.warn({ err: err?.message }, 'Docker event stream ended; resynchronising');
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.connect(), RESYNC_DELAY_MS);
-    this.retryTimer.unref();
+    this.buffered = [];
+    if (opened) {
+      this.log.warn({ err: err?.message }, 'Docker event stream ended; resynchronising');
+    } else {
+      this.lastSyncError = err?.message;
+      this.log.warn({ err: this.lastSyncError }, 'cannot follow Docker yet; retrying');
+    }
   }
 
   private onEvent(e: DockerEvent): void {

@@ -1,11 +1,11 @@
 import type { Logger } from '../log.js';
-import type { DockerClient, EventSubscription, ImageInspect } from './client.js';
+import type { DockerClient, ImageInspect } from './client.js';
+import { EventFollow } from './event-follow.js';
 
 /** Entries kept at most: kubelet names a handful of images per pod, and a full cache starts over. */
 const MAX_ENTRIES = 512;
 /** An entry is asked again after this long, in case an image event was missed. */
 const MAX_AGE_MS = 60_000;
-const RECONNECT_MS = 1000;
 
 /**
  * Image inspects by the reference they were asked with (a name, name:tag, name@digest or ID), for
@@ -18,27 +18,48 @@ export class ImageInspectCache {
   private readonly byRef = new Map<string, { atMs: number; image: ImageInspect }>();
   /** Bumped by each invalidation, so an inspect that was asked before one is not kept. */
   private generation = 0;
-  private following = false;
-  private subscription?: EventSubscription;
-  private retryTimer?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly events: EventFollow;
+  private readonly invalidated = new Set<() => void>();
 
-  constructor(private readonly docker: Pick<DockerClient, 'inspectImage' | 'subscribeEvents'>, private readonly log: Logger) {}
+  constructor(private readonly docker: Pick<DockerClient, 'inspectImage' | 'subscribeEvents'>, private readonly log: Logger, retryMs?: number) {
+    this.events = new EventFollow(
+      docker,
+      { type: 'image' },
+      {
+        onEvent: () => this.invalidate(),
+        // what was asked before the stream was followed may predate an event it would have carried
+        onOpen: () => this.invalidate(),
+        onLost: (err) => {
+          this.invalidate();
+          this.log.debug({ err: err?.message }, 'image events not followed; image inspects are not cached until they are');
+        },
+      },
+      retryMs,
+    );
+  }
 
-  start(): void {
-    void this.follow();
+  start(): Promise<void> {
+    return this.events.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.following = false;
-    this.subscription?.close();
+    this.events.stop();
+  }
+
+  /** True while Docker's image events are followed, so that what a listener keeps stays true. */
+  get following(): boolean {
+    return this.events.following;
+  }
+
+  /** Calls `listener` whenever what an image reference names may have changed. */
+  onInvalidate(listener: () => void): void {
+    this.invalidated.add(listener);
   }
 
   invalidate(): void {
     this.generation++;
     this.byRef.clear();
+    for (const l of this.invalidated) l();
   }
 
   get size(): number {
@@ -56,28 +77,5 @@ export class ImageInspectCache {
       this.byRef.set(ref, { atMs: Date.now(), image });
     }
     return image;
-  }
-
-  private async follow(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      this.subscription = await this.docker.subscribeEvents({ type: 'image' }, () => this.invalidate(), (err) => this.lost(err));
-      if (this.stopped) return this.subscription.close();
-      // what was asked before the stream was followed may predate an event it would have carried
-      this.invalidate();
-      this.following = true;
-    } catch (err) {
-      this.lost(err as Error);
-    }
-  }
-
-  private lost(err?: Error): void {
-    this.following = false;
-    this.invalidate();
-    if (this.stopped) return;
-    this.log.debug({ err: err?.message }, 'image events not followed; image inspects are not cached until they are');
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.follow(), RECONNECT_MS);
-    this.retryTimer.unref();
   }
 }

@@ -1,4 +1,5 @@
 import type { DockerClient } from './client.js';
+import type { ImageInspectCache } from './image-cache.js';
 
 export interface ImageFacts {
   /** The image's own labels. */
@@ -7,31 +8,37 @@ export interface ImageFacts {
 }
 
 const NONE: ImageFacts = { labels: {}, repoDigests: [] };
-/** Digests are added by later pulls of the same image: facts are asked again after this long. */
-const MAX_AGE_MS = 60_000;
+/** While image events are not followed, facts are asked again after this long (a pull adds digests). */
+const UNFOLLOWED_MAX_AGE_MS = 60_000;
 
 /**
  * What containers need to know of their image, by image ID. Docker merges an image's labels into
  * every container made from it; CRI must hand back only the labels kubelet set, so these are
- * taken out again. Labels of an image ID never change; its repo digests rarely do.
+ * taken out again. Labels of an image ID never change; its repo digests change with pulls, tags
+ * and removals, each of which is an image event: the facts are kept until the next one.
  */
 export class ImageLabels {
   private readonly byId = new Map<string, { at: number; facts: Promise<ImageFacts> }>();
 
-  constructor(private readonly docker: DockerClient) {}
+  constructor(private readonly docker: Pick<DockerClient, 'inspectImage'>, private readonly images?: Pick<ImageInspectCache, 'following' | 'onInvalidate'>) {
+    images?.onInvalidate(() => this.byId.clear());
+  }
 
   facts(imageId: string): Promise<ImageFacts> {
     const cached = this.byId.get(imageId);
-    if (cached && Date.now() - cached.at < MAX_AGE_MS) return cached.facts;
-    const facts = this.docker.inspectImage(imageId).then(
-      (image) => (image ? { labels: (image.Config?.Labels as Record<string, string> | null | undefined) ?? {}, repoDigests: image.RepoDigests ?? [] } : NONE),
-      () => {
-        this.byId.delete(imageId);
-        return NONE;
-      },
-    );
-    this.byId.set(imageId, { at: Date.now(), facts });
-    return facts;
+    if (cached && (this.images?.following || Date.now() - cached.at < UNFOLLOWED_MAX_AGE_MS)) return cached.facts;
+    const entry = {
+      at: Date.now(),
+      facts: this.docker.inspectImage(imageId).then(
+        (image) => (image ? { labels: (image.Config?.Labels as Record<string, string> | null | undefined) ?? {}, repoDigests: image.RepoDigests ?? [] } : NONE),
+        () => {
+          if (this.byId.get(imageId) === entry) this.byId.delete(imageId);
+          return NONE;
+        },
+      ),
+    };
+    this.byId.set(imageId, entry);
+    return entry.facts;
   }
 
   async get(imageId: string): Promise<Record<string, string>> {

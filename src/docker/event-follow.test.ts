@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import type { DockerEvent, EventFilter } from './client.js';
+import { EventFollow } from './event-follow.js';
+
+/** A stand-in Engine whose event streams the test opens, fails and ends by hand. */
+function fakeEngine() {
+  const streams: { filter: EventFilter; onEvent: (e: DockerEvent) => void; onEnd: (err?: Error) => void; closed: boolean }[] = [];
+  const docker = {
+    refuse: 0,
+    async subscribeEvents(filter: EventFilter, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void) {
+      if (docker.refuse > 0) {
+        docker.refuse--;
+        throw new Error('connect ENOENT /var/run/docker.sock');
+      }
+      const s = { filter, onEvent, onEnd, closed: false };
+      streams.push(s);
+      return {
+        close: () => {
+          if (s.closed) return;
+          s.closed = true;
+          onEnd();
+        },
+      };
+    },
+  };
+  return { docker, streams };
+}
+
+const until = async (check: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+};
+const event = (Action: string): DockerEvent => ({ Type: 'image', Action, Actor: { ID: 'sha256:one' } });
+
+describe('EventFollow', () => {
+  it('delivers events, is following once onOpen is done, and opens a new stream after one ends', async () => {
+    const e = fakeEngine();
+    const seen: string[] = [];
+    const lost: boolean[] = [];
+    let opens = 0;
+    const follow = new EventFollow(e.docker, { type: 'image' }, { onEvent: (ev) => seen.push(ev.Action), onOpen: () => void opens++, onLost: (_err, opened) => lost.push(opened) }, 10);
+    await follow.start();
+    expect(follow.following).toBe(true);
+    expect(e.streams[0]!.filter).toEqual({ type: 'image' });
+    e.streams[0]!.onEvent(event('pull'));
+    expect(seen).toEqual(['pull']);
+
+    e.streams[0]!.onEnd(new Error('Docker restarted'));
+    expect(follow.following).toBe(false);
+    expect(lost).toEqual([true]);
+    await until(() => follow.following);
+    expect(e.streams).toHaveLength(2);
+    expect(opens).toBe(2);
+    follow.stop();
+    expect(e.streams[1]!.closed).toBe(true);
+    expect(lost).toEqual([true]);
+  });
+
+  it('retries a stream that cannot be opened, and one whose onOpen fails, closing it', async () => {
+    const e = fakeEngine();
+    e.docker.refuse = 1;
+    const lost: boolean[] = [];
+    let failOpen = true;
+    const follow = new EventFollow(
+      e.docker,
+      { type: 'container', label: 'io.kubernetes.docker.type' },
+      {
+        onEvent: () => undefined,
+        onOpen: async () => {
+          if (failOpen) {
+            failOpen = false;
+            throw new Error('list failed');
+          }
+        },
+        onLost: (_err, opened) => lost.push(opened),
+      },
+      10,
+    );
+    await follow.start();
+    expect(follow.following).toBe(false);
+    expect(lost).toEqual([false]);
+    await until(() => e.streams.length === 1 && e.streams[0]!.closed);
+    expect(lost).toEqual([false, false]);
+    await until(() => follow.following);
+    expect(e.streams).toHaveLength(2);
+    expect(lost).toEqual([false, false]);
+    follow.stop();
+  });
+
+  it('is not following when the stream ends during onOpen, and tries again', async () => {
+    const e = fakeEngine();
+    let release: (() => void) | undefined;
+    let opens = 0;
+    const follow = new EventFollow(
+      e.docker,
+      { type: 'image' },
+      {
+        onEvent: () => undefined,
+        onOpen: () => {
+          opens++;
+          if (opens === 1) return new Promise<void>((r) => (release = r));
+        },
+      },
+      10,
+    );
+    const started = follow.start();
+    await until(() => release !== undefined);
+    e.streams[0]!.onEnd(new Error('gone'));
+    release!();
+    await started;
+    expect(follow.following).toBe(false);
+    await until(() => follow.following);
+    expect(opens).toBe(2);
+    follow.stop();
+  });
+
+  it('opens nothing again once stopped', async () => {
+    const e = fakeEngine();
+    const follow = new EventFollow(e.docker, { type: 'image' }, { onEvent: () => undefined }, 5);
+    await follow.start();
+    follow.stop();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(e.streams).toHaveLength(1);
+    expect(follow.following).toBe(false);
+  });
+});
