@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SandboxCheckpoints } from './checkpoint/index.js';
 import { ContainerService } from './container/service.js';
 import { ContainerIndex } from './docker/container-index.js';
+import { EngineCache } from './docker/engine-cache.js';
 import { ImageInspectCache } from './docker/image-cache.js';
 import { ImageLabels } from './docker/image-labels.js';
 import { ContainerLogs } from './logs/container-logs.js';
@@ -57,13 +58,14 @@ async function serve(config: Config, log: Logger): Promise<void> {
   const settings = new RuntimeSettings(config.podCidr);
   const imageInspects = new ImageInspectCache(docker, log.child({ room: 'image' }));
   void imageInspects.start();
-  const images = new ImageService(docker, config, log.child({ room: 'image' }), imageInspects);
+  const engine = new EngineCache(docker);
+  const images = new ImageService(docker, engine, config, log.child({ room: 'image' }), imageInspects);
   const caps = readHostCapabilities();
   if (!caps.complete) log.warn({ held: caps.effective.length }, 'dockercri lacks some capabilities: privileged containers get exactly the capabilities it holds');
   const floor = oomFloor(config, caps.hasSysResource, log);
   let engineInfo = { cgroupDriver: 'cgroupfs' as 'cgroupfs' | 'systemd', defaultRuntime: 'runc' };
   try {
-    const i = await docker.info();
+    const { info: i } = await engine.get();
     engineInfo = { cgroupDriver: i.cgroupDriver, defaultRuntime: i.defaultRuntime };
   } catch {
     // Docker is not up yet: cgroupfs and runc are its defaults; the index waits for it
@@ -73,10 +75,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
     config.networkPlugin === 'cni'
       ? new CniNetwork(new CniManager({ confDir: config.cniConfDir, binDirs: config.cniBinDirs, cacheDir: config.cniCacheDir, mtu: config.networkPluginMtu, log: log.child({ room: 'cni' }), podCidr: () => settings.podCidr }), log.child({ room: 'network' }))
       : new BridgeNetwork();
-  const info = new RuntimeInfoService(docker, config, settings, network, log.child({ room: 'runtime' }));
+  const info = new RuntimeInfoService(engine, config, settings, network, log.child({ room: 'runtime' }));
   const imageLabels = new ImageLabels(docker, imageInspects);
   const logs = new ContainerLogs(docker, log.child({ room: 'logs' }), { positionsDir: join(config.criDockerdRootDirectory, 'dockercri', 'log-positions'), localEngine: config.dockerEndpoint.startsWith('unix://') });
-  let apiVersion: string | undefined;
   const containers = new ContainerService(
     docker,
     index,
@@ -85,7 +86,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
     logs,
     {
       cgroupDriver: engineInfo.cgroupDriver,
-      apiVersion: async () => (apiVersion ??= (await docker.version()).apiVersion),
+      engine,
       oomScoreAdjFloor: floor,
       hostCapsComplete: caps.complete,
       heldCapabilities: caps.effective,
@@ -103,7 +104,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
       imagePullProgressDeadlineMs: config.imagePullProgressDeadlineMs,
       cgroupDriver: engineInfo.cgroupDriver,
       defaultRuntime: engineInfo.defaultRuntime,
-      runtimes: async () => (await docker.info()).runtimes,
+      runtimes: async (fresh) => (await engine.get({ fresh })).info.runtimes,
       sandboxOomScoreAdj: floor === undefined ? SANDBOX_OOM_SCORE_ADJ : Math.max(SANDBOX_OOM_SCORE_ADJ, floor),
       hostCapsComplete: caps.complete,
       heldCapabilities: caps.effective,
@@ -158,7 +159,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
         StreamPodSandboxMetrics: (r, sink) => stats.StreamPodSandboxMetrics(r, sink),
         GetContainerEvents: (r, sink) => events.GetContainerEvents(r, sink),
         UpdatePodSandboxResources: (r) => sandboxResources.UpdatePodSandboxResources(r),
-        CheckpointContainer: (r) => checkpointContainer(docker, index, r),
+        CheckpointContainer: (r) => checkpointContainer(engine, index, r),
         Exec: (r) => streaming.Exec(r),
         Attach: (r) => streaming.Attach(r),
         PortForward: (r) => streaming.PortForward(r),
@@ -169,8 +170,8 @@ async function serve(config: Config, log: Logger): Promise<void> {
   );
 
   try {
-    const engine = await docker.version();
-    log.info({ engine: engine.version, api: engine.apiVersion }, 'Docker Engine answers');
+    const { version } = await engine.get();
+    log.info({ engine: version.version, api: version.apiVersion }, 'Docker Engine answers');
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'Docker Engine does not answer yet; serving anyway, Status reports RuntimeReady=false until it does');
   }
@@ -178,6 +179,8 @@ async function serve(config: Config, log: Logger): Promise<void> {
   // log followers whose stream ended with Docker's (or that Docker was down for at start) resume
   // after every sync with Docker; following is idempotent
   index.onSync(() => containers.resumeLogs());
+  // the event stream breaks when Docker restarts, maybe upgraded or with another storage driver
+  index.onSync(() => engine.invalidate());
   await index.start();
   stats.start();
   log.info({ url: await streamingServer.listen() }, 'streaming server listening');

@@ -5,6 +5,7 @@ import type { StreamSink } from '../gen/services.js';
 import { NameConflict, type ContainerInspect, type DockerClient } from '../docker/client.js';
 import type { ContainerIndex, IndexChange } from '../docker/container-index.js';
 import { cdiEnabled, recursiveReadOnlyGap } from '../docker/engine-features.js';
+import type { EngineCache } from '../docker/engine-cache.js';
 import type { ImageInspectCache } from '../docker/image-cache.js';
 import type { ImageLabels } from '../docker/image-labels.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, parseName, randomizedName } from '../docker/naming.js';
@@ -28,7 +29,8 @@ const LOG_SETTLE_MS = 2000;
 
 export interface ContainerServiceOptions {
   cgroupDriver: 'systemd' | 'cgroupfs';
-  apiVersion: () => Promise<string>;
+  /** Docker's version and info, for the API version and the runtimes' features. */
+  engine: Pick<EngineCache, 'get' | 'facts'>;
   oomScoreAdjFloor?: number;
   hostCapsComplete: boolean;
   heldCapabilities: readonly string[];
@@ -119,10 +121,10 @@ export class ContainerService {
     // the Engine is asked about its runtimes only when the config needs one of their features
     const needsRro = (config.mounts ?? []).some((m) => m.recursiveReadOnly);
     const needsCdi = (config.CDIDevices ?? []).length > 0;
-    const engine = needsRro || needsCdi ? await this.docker.engineFacts() : undefined;
+    const engine = needsRro || needsCdi ? await this.opts.engine.facts() : undefined;
     const body = containerCreateBody(config, facts, {
       image: { id: image.Id, entrypoint: image.Config?.Entrypoint as string[] | null | undefined, cmd: image.Config?.Cmd, user: image.Config?.User },
-      apiVersion: await this.opts.apiVersion(),
+      apiVersion: (await this.opts.engine.get()).version.apiVersion,
       cgroupDriver: this.opts.cgroupDriver,
       oomScoreAdjFloor: this.opts.oomScoreAdjFloor,
       hostCapsComplete: this.opts.hostCapsComplete,

@@ -156,12 +156,6 @@ export class DockerClient {
     }
   }
 
-  /** The Engine facts that decide which runtime features dockercri can offer. */
-  async engineFacts(): Promise<EngineFacts> {
-    const [version, info] = await Promise.all([this.version(), this.info()]);
-    return engineFacts(version.apiVersion, info);
-  }
-
   async listImages(): Promise<ImageSummary[]> {
     try {
       return await this.api.listImages({ all: false, digests: true });

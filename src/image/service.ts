@@ -3,6 +3,7 @@ import { invalidArgument } from '../errors.js';
 import type { runtime } from '../gen/api.js';
 import type { ImageServiceHandlers, StreamSink } from '../gen/services.js';
 import type { DockerClient, ImageInspect, PullProgress } from '../docker/client.js';
+import type { EngineCache } from '../docker/engine-cache.js';
 import type { ImageInspectCache } from '../docker/image-cache.js';
 import type { Logger } from '../log.js';
 import { batches, mapLimit } from '../util/pool.js';
@@ -34,8 +35,8 @@ function checkLookup(ref: string): void {
 }
 
 export class ImageService implements ImageServiceHandlers {
-  /** Where Docker keeps images, from its info (3-5 ms a call, and kubelet asks every 10 s). */
-  private storage?: { mountpoint: string; rootDir: string; driver: string; atMs: number };
+  /** Where Docker keeps images, from its info. */
+  private storage?: { mountpoint: string; rootDir: string; driver: string };
   /** Image layers are walked once each: a refresh of the figures walks containers' layers only. */
   private readonly imageLayers = new FixedEntries(() => (this.storage ? dockerImageLayerDirs(this.storage.rootDir, this.storage.driver) : new Set()));
   private readonly usage = new UsageCache(60_000, (dir) => walkUsage(dir, this.imageLayers));
@@ -43,7 +44,13 @@ export class ImageService implements ImageServiceHandlers {
   private readonly userById = new Map<string, string>();
 
   /** `inspects` is emptied by every pull and removal, before the rpc returns. */
-  constructor(private readonly docker: DockerClient, private readonly opts: ImageServiceOptions, private readonly log: Logger, private readonly inspects?: ImageInspectCache) {}
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly engine: EngineCache,
+    private readonly opts: ImageServiceOptions,
+    private readonly log: Logger,
+    private readonly inspects?: ImageInspectCache,
+  ) {}
 
   private isPinned(image: { RepoTags?: string[] | null; RepoDigests?: string[] | null }): boolean {
     return isPinnedImage(image, this.opts.podInfraContainerImage);
@@ -135,12 +142,11 @@ export class ImageService implements ImageServiceHandlers {
     return {};
   }
 
-  /** Docker's storage-driver directory; asked again after 30 s, since Docker may restart with another. */
+  /** Docker's storage-driver directory, which Docker may change when it restarts. */
   private async storageMountpoint(): Promise<string> {
-    if (this.storage && Date.now() - this.storage.atMs < STORAGE_FACTS_TTL_MS) return this.storage.mountpoint;
-    const info = await this.docker.info();
+    const { info } = await this.engine.get();
     const mountpoint = join(info.dockerRootDir, info.storageDriver || 'image');
-    this.storage = { mountpoint, rootDir: info.dockerRootDir, driver: info.storageDriver, atMs: Date.now() };
+    if (this.storage?.mountpoint !== mountpoint) this.storage = { mountpoint, rootDir: info.dockerRootDir, driver: info.storageDriver };
     return mountpoint;
   }
 
@@ -157,8 +163,6 @@ export class ImageService implements ImageServiceHandlers {
     return { imageFilesystems: [fs], containerFilesystems: [fs] };
   }
 }
-
-const STORAGE_FACTS_TTL_MS = 30_000;
 
 function verboseInfo(image: ImageInspect): Record<string, unknown> {
   return {

@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import type { Config } from '../config/flags.js';
-import { engineFacts, type DockerClient, type EngineInfo, type EngineVersion } from '../docker/client.js';
+import { engineFacts } from '../docker/client.js';
+import type { EngineCache } from '../docker/engine-cache.js';
 import { runtimeHandlers } from '../docker/engine-features.js';
 import { runtime } from '../gen/api.js';
 import type { Logger } from '../log.js';
@@ -14,12 +15,6 @@ export const CRI_VERSION = '0.1.0';
 export const CRI_API_VERSION = 'v1';
 /** How long Status waits for the Docker Engine before it reports the runtime not ready. */
 const STATUS_DOCKER_DEADLINE_MS = 5_000;
-/**
- * Docker's version and info are kept this long between pings. Its /version runs `runc --version`
- * and `docker-init --version` on every call (about 10 ms and two processes), and kubelet asks for
- * Status every 5 s; a ping still tells on every call whether the Engine answers.
- */
-const ENGINE_FACTS_TTL_MS = 60_000;
 
 /** Settings kubelet may change at run time through UpdateRuntimeConfig. */
 export class RuntimeSettings {
@@ -29,28 +24,15 @@ export class RuntimeSettings {
 /** Version, Status, RuntimeConfig and UpdateRuntimeConfig. */
 export class RuntimeInfoService {
   constructor(
-    private readonly docker: DockerClient,
+    private readonly engine: EngineCache,
     private readonly config: Config,
     private readonly settings: RuntimeSettings,
     private readonly network: PodNetwork,
     private readonly log: Logger,
   ) {}
 
-  private engine?: { version: EngineVersion; info: EngineInfo; atMs: number };
-
-  /** The Engine's version and info, asked again after ENGINE_FACTS_TTL_MS; pinged in between. */
-  private async engineNow(): Promise<{ version: EngineVersion; info: EngineInfo }> {
-    if (this.engine && Date.now() - this.engine.atMs < ENGINE_FACTS_TTL_MS) {
-      await this.docker.ping();
-      return this.engine;
-    }
-    const [version, info] = await Promise.all([this.docker.version(), this.docker.info()]);
-    this.engine = { version, info, atMs: Date.now() };
-    return this.engine;
-  }
-
   async Version(): Promise<runtime.v1.IVersionResponse> {
-    const engine = (await this.engineNow()).version;
+    const engine = (await this.engine.live()).version;
     return { version: CRI_VERSION, runtimeName: RUNTIME_NAME, runtimeVersion: engine.version, runtimeApiVersion: CRI_API_VERSION };
   }
 
@@ -60,8 +42,8 @@ export class RuntimeInfoService {
     let handlers: runtime.v1.IRuntimeHandler[] = [];
     try {
       // kubelet polls Status to learn whether the runtime is healthy: a frozen Engine must turn it
-      // false within seconds, not after --runtime-request-timeout
-      const { version, info } = await within(this.engineNow(), STATUS_DOCKER_DEADLINE_MS, 'the Docker Engine');
+      // false within seconds, not after --runtime-request-timeout; a kept answer comes with a ping
+      const { version, info } = await within(this.engine.live(), STATUS_DOCKER_DEADLINE_MS, 'the Docker Engine');
       engine = version;
       handlers = runtimeHandlers(engineFacts(version.apiVersion, info));
       conditions.push({ type: 'RuntimeReady', status: true, reason: '', message: '' });
@@ -97,7 +79,7 @@ export class RuntimeInfoService {
   }
 
   async RuntimeConfig(): Promise<runtime.v1.IRuntimeConfigResponse> {
-    const info = await this.docker.info();
+    const { info } = await this.engine.get();
     const cgroupDriver = info.cgroupDriver === 'systemd' ? runtime.v1.CgroupDriver.SYSTEMD : runtime.v1.CgroupDriver.CGROUPFS;
     return { linux: { cgroupDriver } };
   }

@@ -42,7 +42,8 @@ export interface SandboxServiceOptions {
   imagePullProgressDeadlineMs: number;
   cgroupDriver: 'systemd' | 'cgroupfs';
   defaultRuntime: string;
-  runtimes: () => Promise<string[]>;
+  /** Docker's runtimes; `fresh` asks Docker again instead of answering what it said last. */
+  runtimes: (fresh?: boolean) => Promise<string[]>;
   /** oom_score_adj of pause containers (already restricted to what the host allows). */
   sandboxOomScoreAdj: number;
   hostCapsComplete: boolean;
@@ -146,7 +147,9 @@ export class SandboxService {
   /** Maps a RuntimeClass handler to a Docker runtime; unknown handlers are rejected. */
   private async dockerRuntime(handler: string): Promise<string | undefined> {
     if (handler === '' || handler === 'docker') return undefined;
-    const runtimes = await this.opts.runtimes();
+    let runtimes = await this.opts.runtimes();
+    // a runtime added to daemon.json since is known once Docker has reloaded it
+    if (!runtimes.includes(handler)) runtimes = await this.opts.runtimes(true);
     if (!runtimes.includes(handler)) throw invalidArgument(`RunPodSandbox: no Docker runtime is configured for runtime handler "${handler.slice(0, 100)}" (known: ${runtimes.join(', ')})`);
     return handler === this.opts.defaultRuntime ? undefined : handler;
   }
