@@ -180,6 +180,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   // after every sync with Docker; following is idempotent
   index.onSync(() => containers.resumeLogs());
   // the event stream breaks when Docker restarts, maybe upgraded or with another storage driver
+  index.onLost(() => engine.invalidate());
   index.onSync(() => engine.invalidate());
   await index.start();
   stats.start();

@@ -22,6 +22,7 @@ export class ContainerIndex {
   private readonly pending = new Map<string, Promise<void>>();
   private readonly listeners = new Set<(change: IndexChange) => void>();
   private readonly syncListeners = new Set<() => void>();
+  private readonly lostListeners = new Set<() => void>();
   /** Docker IDs and names of containers dockercri is changing, with how many changes are running. */
   private readonly changing = new Map<string, number>();
   private readonly events: EventFollow;
@@ -39,7 +40,7 @@ export class ContainerIndex {
       {
         onEvent: (e) => (this.buffered ? this.buffered.push(e) : this.onEvent(e)),
         onOpen: () => this.sync(),
-        onLost: (err, opened) => this.onLost(err, opened),
+        onLost: (err, opened) => this.lost(err, opened),
       },
       RESYNC_DELAY_MS,
     );
@@ -51,6 +52,9 @@ export class ContainerIndex {
   }
 
   stop(): void {
+    // a listing still running does not end in a sync
+    this.buffered = [];
+    this.synced = false;
     this.events.stop();
   }
 
@@ -93,9 +97,16 @@ export class ContainerIndex {
     }
   }
 
-  private onLost(err: Error | undefined, opened: boolean): void {
+  /** Calls `listener` whenever the index stops mirroring Docker (its event stream broke, or Docker is down). */
+  onLost(listener: () => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  private lost(err: Error | undefined, opened: boolean): void {
     this.synced = false;
     this.buffered = [];
+    for (const l of this.lostListeners) l();
     if (opened) {
       this.log.warn({ err: err?.message }, 'Docker event stream ended; resynchronising');
     } else {

@@ -64,4 +64,39 @@ describe('EngineCache', () => {
     expect((await cache.get()).version.version).toBe('20.10.24');
     expect(e.calls.version).toBe(2);
   });
+
+  it('a fresh ask joins one on its way and does not repeat one that has answered', async () => {
+    const e = fakeEngine();
+    const cache = new EngineCache(e.docker);
+    await cache.get();
+    await Promise.all([cache.get({ fresh: true }), cache.get({ fresh: true }), cache.get({ fresh: true })]);
+    expect(e.calls.version).toBe(2);
+    await cache.get({ fresh: true });
+    expect(e.calls.version).toBe(3);
+  });
+
+  it('a failed ask does not throw away a newer answer', async () => {
+    const e = fakeEngine();
+    const cache = new EngineCache(e.docker);
+    let fail: ((err: Error) => void) | undefined;
+    const realVersion = e.docker.version;
+    e.docker.version = () => new Promise((_resolve, reject) => (fail = reject));
+    const first = cache.get();
+    e.docker.version = realVersion;
+    cache.invalidate();
+    await cache.get();
+    fail!(new Error('the old ask failed'));
+    await expect(first).rejects.toThrow('the old ask failed');
+    await cache.get();
+    expect(e.calls.version).toBe(1);
+  });
+
+  it('live() asks again after the TTL instead of pinging', async () => {
+    const e = fakeEngine();
+    const cache = new EngineCache(e.docker, 20);
+    await cache.live();
+    await new Promise((r) => setTimeout(r, 30));
+    await cache.live();
+    expect(e.calls).toEqual({ version: 2, info: 2, ping: 0 });
+  });
 });

@@ -19,21 +19,29 @@ export interface Engine {
  * features, RunPodSandbox's runtime handlers). Emptied by `invalidate` when Docker restarts.
  */
 export class EngineCache {
-  private kept?: { engine: Promise<Engine>; atMs: number };
+  private kept?: { engine: Promise<Engine>; atMs: number; settled: boolean };
 
   constructor(private readonly docker: Pick<DockerClient, 'version' | 'info' | 'ping'>, private readonly ttlMs = TTL_MS) {}
 
-  /** Version and info, asked again after the TTL or with `fresh`; callers at the same time share one ask. */
+  /**
+   * Version and info, asked again after the TTL. `fresh` asks again unless an ask is on its way,
+   * which began after anything the caller saw. Callers at the same time share one ask.
+   */
   get(opts: { fresh?: boolean } = {}): Promise<Engine> {
     const kept = this.kept;
-    if (kept && !opts.fresh && Date.now() - kept.atMs < this.ttlMs) return kept.engine;
+    if (kept && (opts.fresh ? !kept.settled : Date.now() - kept.atMs < this.ttlMs)) return kept.engine;
     const entry = {
       atMs: Date.now(),
+      settled: false,
       engine: Promise.all([this.docker.version(), this.docker.info()]).then(([version, info]) => ({ version, info })),
     };
-    entry.engine.catch(() => {
-      if (this.kept === entry) this.kept = undefined;
-    });
+    entry.engine.then(
+      () => (entry.settled = true),
+      () => {
+        entry.settled = true;
+        if (this.kept === entry) this.kept = undefined;
+      },
+    );
     this.kept = entry;
     return entry.engine;
   }

@@ -15,10 +15,11 @@ function fakeEngine() {
       const s = { filter, onEvent, onEnd, closed: false };
       streams.push(s);
       return {
+        // as a destroyed socket does, the stream reports its end a little later
         close: () => {
           if (s.closed) return;
           s.closed = true;
-          onEnd();
+          setImmediate(() => onEnd());
         },
       };
     },
@@ -122,5 +123,76 @@ describe('EventFollow', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(e.streams).toHaveLength(1);
     expect(follow.following).toBe(false);
+  });
+
+  it('retries once when the stream ends during onOpen and onOpen then fails', async () => {
+    const e = fakeEngine();
+    let fail: ((err: Error) => void) | undefined;
+    let opens = 0;
+    const lost: boolean[] = [];
+    const follow = new EventFollow(
+      e.docker,
+      { type: 'image' },
+      {
+        onEvent: () => undefined,
+        onOpen: () => {
+          opens++;
+          if (opens === 1) return new Promise<void>((_resolve, reject) => (fail = reject));
+        },
+        onLost: (_err, opened) => lost.push(opened),
+      },
+      10,
+    );
+    const started = follow.start();
+    await until(() => fail !== undefined);
+    e.streams[0]!.onEnd(new Error('gone'));
+    fail!(new Error('listing failed too'));
+    await started;
+    await until(() => follow.following);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(lost).toEqual([true]);
+    expect(e.streams).toHaveLength(2);
+    follow.stop();
+  });
+
+  it('makes no stream after stop(), whether a retry was waiting or onOpen was running', async () => {
+    const e = fakeEngine();
+    e.docker.refuse = 1;
+    const waiting = new EventFollow(e.docker, { type: 'image' }, { onEvent: () => undefined }, 10);
+    await waiting.start();
+    waiting.stop();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(e.streams).toHaveLength(0);
+
+    let release: (() => void) | undefined;
+    const opening = new EventFollow(e.docker, { type: 'image' }, { onEvent: () => undefined, onOpen: () => new Promise<void>((r) => (release = r)) }, 10);
+    const started = opening.start();
+    await until(() => release !== undefined);
+    opening.stop();
+    release!();
+    await started;
+    expect(opening.following).toBe(false);
+    expect(e.streams[0]!.closed).toBe(true);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(e.streams).toHaveLength(1);
+  });
+
+  it('notices a stream that ended before it was handed over', async () => {
+    const lost: boolean[] = [];
+    let subscribes = 0;
+    const docker = {
+      async subscribeEvents(_filter: EventFilter, _onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void) {
+        subscribes++;
+        if (subscribes === 1) onEnd(new Error('ended at once'));
+        return { close: () => undefined };
+      },
+    };
+    const follow = new EventFollow(docker, { type: 'image' }, { onEvent: () => undefined, onLost: (_err, opened) => lost.push(opened) }, 10);
+    await follow.start();
+    expect(follow.following).toBe(false);
+    expect(lost).toEqual([true]);
+    await until(() => follow.following);
+    expect(subscribes).toBe(2);
+    follow.stop();
   });
 });

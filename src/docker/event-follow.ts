@@ -45,24 +45,33 @@ export class EventFollow {
     this.stopped = true;
     this.open = false;
     clearTimeout(this.retryTimer);
-    this.subscription?.close();
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    subscription?.close();
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
     let subscription: EventSubscription | undefined;
+    // a stream may end before subscribeEvents has handed it over
+    let endedEarly: { err?: Error } | undefined;
     try {
       subscription = await this.docker.subscribeEvents(
         this.filter,
         (e) => this.handlers.onEvent(e),
         (err) => {
-          if (this.subscription !== subscription || !subscription) return;
+          if (!subscription) {
+            endedEarly = { err };
+            return;
+          }
+          if (this.subscription !== subscription) return;
           this.subscription = undefined;
           this.lost(err, true);
         },
       );
-      this.subscription = subscription;
       if (this.stopped) return subscription.close();
+      if (endedEarly) return this.lost(endedEarly.err, true);
+      this.subscription = subscription;
       await this.handlers.onOpen?.();
       if (this.subscription !== subscription) return;
       this.open = true;

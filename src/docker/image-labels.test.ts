@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ImageInspect } from './client.js';
 import { ImageLabels } from './image-labels.js';
 
@@ -37,5 +37,30 @@ describe('ImageLabels', () => {
     e.images.set('sha256:two', { Id: 'sha256:two', RepoDigests: [], Config: { Labels: { a: 'b' } } } as unknown as ImageInspect);
     e.imageEvent();
     expect(await labels.get('sha256:two')).toEqual({ a: 'b' });
+  });
+
+  describe('ages', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('keeps facts ten minutes while image events are followed, one minute while they are not', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const e = fakeEngine();
+      const labels = new ImageLabels(e.docker, e.cache);
+      await labels.facts('sha256:one');
+      vi.advanceTimersByTime(5 * 60_000);
+      await labels.facts('sha256:one');
+      expect(e.inspects()).toBe(1);
+      vi.advanceTimersByTime(6 * 60_000);
+      await labels.facts('sha256:one');
+      expect(e.inspects()).toBe(2);
+
+      e.cache.following = false;
+      vi.advanceTimersByTime(30_000);
+      await labels.facts('sha256:one');
+      expect(e.inspects()).toBe(2);
+      vi.advanceTimersByTime(31_000);
+      await labels.facts('sha256:one');
+      expect(e.inspects()).toBe(3);
+    });
   });
 });

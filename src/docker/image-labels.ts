@@ -10,12 +10,15 @@ export interface ImageFacts {
 const NONE: ImageFacts = { labels: {}, repoDigests: [] };
 /** While image events are not followed, facts are asked again after this long (a pull adds digests). */
 const UNFOLLOWED_MAX_AGE_MS = 60_000;
+/** While they are, after this long: a stream that stays open but carries nothing (a half-open remote connection) is not believed for ever. */
+const FOLLOWED_MAX_AGE_MS = 600_000;
 
 /**
  * What containers need to know of their image, by image ID. Docker merges an image's labels into
  * every container made from it; CRI must hand back only the labels kubelet set, so these are
  * taken out again. Labels of an image ID never change; its repo digests change with pulls, tags
- * and removals, each of which is an image event: the facts are kept until the next one.
+ * and removals, each of which is an image event: the facts are kept until the next one (or ten
+ * minutes).
  */
 export class ImageLabels {
   private readonly byId = new Map<string, { at: number; facts: Promise<ImageFacts> }>();
@@ -26,7 +29,7 @@ export class ImageLabels {
 
   facts(imageId: string): Promise<ImageFacts> {
     const cached = this.byId.get(imageId);
-    if (cached && (this.images?.following || Date.now() - cached.at < UNFOLLOWED_MAX_AGE_MS)) return cached.facts;
+    if (cached && Date.now() - cached.at < (this.images?.following ? FOLLOWED_MAX_AGE_MS : UNFOLLOWED_MAX_AGE_MS)) return cached.facts;
     const entry = {
       at: Date.now(),
       facts: this.docker.inspectImage(imageId).then(
