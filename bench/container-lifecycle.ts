@@ -1,5 +1,6 @@
 // Container lifecycle through dockercri against the same work done with dockerode directly:
-// create, start, status (inspect), stop, remove, inside one running pod sandbox.
+// create, start, status (inspect), stop, remove, inside one running pod sandbox; and an ExecSync
+// of `true` in the running container, as an exec probe makes (not part of the whole cycle).
 import Docker from 'dockerode';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +18,9 @@ export async function containerLifecycle(n: number): Promise<string> {
   const cri = await startDockercri({ args: ['--log-level=warn'] });
   const tag = `bench-${process.pid}`;
   const logDirectory = mkdtempSync(join(tmpdir(), 'dockercri-bench-logs-'));
-  const ops = ['create', 'start', 'status', 'stop', 'remove'] as const;
-  const fresh = (): Record<(typeof ops)[number], number[]> => ({ create: [], start: [], status: [], stop: [], remove: [] });
+  const ops = ['create', 'start', 'status', 'exec', 'stop', 'remove'] as const;
+  const cycleOps = ops.filter((op) => op !== 'exec');
+  const fresh = (): Record<(typeof ops)[number], number[]> => ({ create: [], start: [], status: [], exec: [], stop: [], remove: [] });
   const shim = fresh();
   const raw = fresh();
   const sandboxConfig = { metadata: { name: `${tag}-pod`, namespace: 'bench', uid: `${tag}-uid`, attempt: 0 }, logDirectory, labels: { bench: tag }, linux: {} };
@@ -33,6 +35,7 @@ export async function containerLifecycle(n: number): Promise<string> {
       const { containerId } = await timed(s.create, () => cri.runtime.CreateContainer({ podSandboxId: podSandboxId as string, config, sandboxConfig }));
       await timed(s.start, () => cri.runtime.StartContainer({ containerId }));
       await timed(s.status, () => cri.runtime.ContainerStatus({ containerId }));
+      await timed(s.exec, () => cri.runtime.ExecSync({ containerId, cmd: ['true'], timeout: 10 }));
       await timed(s.stop, () => cri.runtime.StopContainer({ containerId, timeout: 0 }));
       await timed(s.remove, () => cri.runtime.RemoveContainer({ containerId }));
 
@@ -48,6 +51,7 @@ export async function containerLifecycle(n: number): Promise<string> {
       );
       await timed(r.start, () => c.start());
       await timed(r.status, () => c.inspect());
+      await timed(r.exec, () => rawExec(c, ['true']));
       await timed(r.stop, () => c.stop({ t: 0 }));
       await timed(r.remove, () => c.remove({ force: true, v: true }));
     }
@@ -56,8 +60,8 @@ export async function containerLifecycle(n: number): Promise<string> {
     await cri.stop();
     rmSync(logDirectory, { recursive: true, force: true });
   }
-  const rows: Row[] = ops.map((op) => row(op, shim[op], raw[op]));
-  const total = (o: ReturnType<typeof fresh>): number[] => o.create.map((_, i) => ops.reduce((sum, op) => sum + (o[op][i] ?? 0), 0));
+  const rows: Row[] = ops.map((op) => row(op === 'exec' ? 'exec (ExecSync `true`; raw: exec create, start, read to the end, inspect)' : op, shim[op], raw[op]));
+  const total = (o: ReturnType<typeof fresh>): number[] => o.create.map((_, i) => cycleOps.reduce((sum, op) => sum + (o[op][i] ?? 0), 0));
   rows.push(row('whole lifecycle', total(shim), total(raw)));
   const byOp = (op: string): Row => rows.find((r) => r.op === op) as Row;
   ratioGoal('ContainerStatus (raw: inspect)', byOp('status').shimP50, byOp('status').rawP50, 1.3);
@@ -65,4 +69,17 @@ export async function containerLifecycle(n: number): Promise<string> {
   ratioGoal('RemoveContainer', byOp('remove').shimP50, byOp('remove').rawP50, 1.2);
   ratioGoal('container whole cycle', byOp('whole lifecycle').shimP50, byOp('whole lifecycle').rawP50, 1.03);
   return table(`Container lifecycle, ${n} containers in one pod`, rows);
+}
+
+/** What ExecSync does, with dockerode: create the exec, start it attached, read its output to the end, read its exit code. */
+async function rawExec(c: Docker.Container, cmd: string[]): Promise<number | null> {
+  const exec = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+    stream.resume();
+  });
+  return (await exec.inspect()).ExitCode;
 }
