@@ -56,5 +56,5 @@ STOPSIGNAL SIGTERM
 # node itself is the container's main process (PID 1 without --pid=host): dockercri installs its
 # own SIGTERM and SIGINT handlers, drains in-flight calls and exits 0. The node flags are those of
 # main.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX is set above).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "/app/dist/src/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "/app/dist/src/main.js"]
 CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock", "--metrics-bind-addr=127.0.0.1:9324"]
