@@ -35,12 +35,18 @@ const until = async (check: () => boolean): Promise<void> => {
   expect(check()).toBe(true);
 };
 
+/** An index on a stand-in Engine whose first listing waits for `release`. */
+function heldIndex() {
+  const e = fakeEngine();
+  let release: (() => void) | undefined;
+  e.docker.holdListing = new Promise<void>((r) => (release = r));
+  const index = new ContainerIndex(e.docker as unknown as DockerClient, createLogger('silent'));
+  return { e, index, release: () => release!() };
+}
+
 describe('ContainerIndex', () => {
   it('is not synchronised by a listing during which the stream broke, and lists again on the next stream', async () => {
-    const e = fakeEngine();
-    let release: (() => void) | undefined;
-    e.docker.holdListing = new Promise<void>((r) => (release = r));
-    const index = new ContainerIndex(e.docker as unknown as DockerClient, createLogger('silent'));
+    const { e, index, release } = heldIndex();
     let syncs = 0;
     let losses = 0;
     index.onSync(() => syncs++);
@@ -49,7 +55,7 @@ describe('ContainerIndex', () => {
     await until(() => e.listings() === 1);
     e.streams[0]!.onEnd(new Error('Docker restarted'));
     e.docker.holdListing = undefined;
-    release!();
+    release();
     await started;
     expect(index.isSynced).toBe(false);
     expect(syncs).toBe(0);
@@ -63,17 +69,14 @@ describe('ContainerIndex', () => {
   });
 
   it('applies the events that arrived during the listing once it is in', async () => {
-    const e = fakeEngine();
-    let release: (() => void) | undefined;
-    e.docker.holdListing = new Promise<void>((r) => (release = r));
-    const index = new ContainerIndex(e.docker as unknown as DockerClient, createLogger('silent'));
+    const { e, index, release } = heldIndex();
     const started = index.start();
     await until(() => e.listings() === 1);
     const b = 'b'.repeat(64);
     e.containers.set(b, inspect(b));
     e.streams[0]!.onEvent({ Type: 'container', Action: 'create', Actor: { ID: b } });
     expect(index.get(b)).toBeUndefined();
-    release!();
+    release();
     await started;
     expect(index.isSynced).toBe(true);
     await until(() => index.get(b) !== undefined);
@@ -81,16 +84,13 @@ describe('ContainerIndex', () => {
   });
 
   it('ends no listing in a sync after stop()', async () => {
-    const e = fakeEngine();
-    let release: (() => void) | undefined;
-    e.docker.holdListing = new Promise<void>((r) => (release = r));
-    const index = new ContainerIndex(e.docker as unknown as DockerClient, createLogger('silent'));
+    const { e, index, release } = heldIndex();
     let syncs = 0;
     index.onSync(() => syncs++);
     const started = index.start();
     await until(() => e.listings() === 1);
     index.stop();
-    release!();
+    release();
     await started;
     expect(index.isSynced).toBe(false);
     expect(syncs).toBe(0);

@@ -33,6 +33,31 @@ const until = async (check: () => boolean): Promise<void> => {
 };
 const event = (Action: string): DockerEvent => ({ Type: 'image', Action, Actor: { ID: 'sha256:one' } });
 
+/** A follower whose first onOpen waits until the test settles it; the later ones return at once. */
+function heldFirstOpen(docker: ReturnType<typeof fakeEngine>['docker']) {
+  let opens = 0;
+  const h = {
+    first: undefined as { resolve: () => void; reject: (err: Error) => void } | undefined,
+    lost: [] as boolean[],
+    opens: () => opens,
+    follow: undefined as unknown as EventFollow,
+  };
+  h.follow = new EventFollow(
+    docker,
+    { type: 'image' },
+    {
+      onEvent: () => undefined,
+      onOpen: () => {
+        opens++;
+        if (opens === 1) return new Promise<void>((resolve, reject) => (h.first = { resolve, reject }));
+      },
+      onLost: (_err, opened) => h.lost.push(opened),
+    },
+    10,
+  );
+  return h;
+}
+
 describe('EventFollow', () => {
   it('delivers events, is following once onOpen is done, and opens a new stream after one ends', async () => {
     const e = fakeEngine();
@@ -90,29 +115,16 @@ describe('EventFollow', () => {
 
   it('is not following when the stream ends during onOpen, and tries again', async () => {
     const e = fakeEngine();
-    let release: (() => void) | undefined;
-    let opens = 0;
-    const follow = new EventFollow(
-      e.docker,
-      { type: 'image' },
-      {
-        onEvent: () => undefined,
-        onOpen: () => {
-          opens++;
-          if (opens === 1) return new Promise<void>((r) => (release = r));
-        },
-      },
-      10,
-    );
-    const started = follow.start();
-    await until(() => release !== undefined);
+    const h = heldFirstOpen(e.docker);
+    const started = h.follow.start();
+    await until(() => h.first !== undefined);
     e.streams[0]!.onEnd(new Error('gone'));
-    release!();
+    h.first!.resolve();
     await started;
-    expect(follow.following).toBe(false);
-    await until(() => follow.following);
-    expect(opens).toBe(2);
-    follow.stop();
+    expect(h.follow.following).toBe(false);
+    await until(() => h.follow.following);
+    expect(h.opens()).toBe(2);
+    h.follow.stop();
   });
 
   it('opens nothing again once stopped', async () => {
@@ -127,32 +139,17 @@ describe('EventFollow', () => {
 
   it('retries once when the stream ends during onOpen and onOpen then fails', async () => {
     const e = fakeEngine();
-    let fail: ((err: Error) => void) | undefined;
-    let opens = 0;
-    const lost: boolean[] = [];
-    const follow = new EventFollow(
-      e.docker,
-      { type: 'image' },
-      {
-        onEvent: () => undefined,
-        onOpen: () => {
-          opens++;
-          if (opens === 1) return new Promise<void>((_resolve, reject) => (fail = reject));
-        },
-        onLost: (_err, opened) => lost.push(opened),
-      },
-      10,
-    );
-    const started = follow.start();
-    await until(() => fail !== undefined);
+    const h = heldFirstOpen(e.docker);
+    const started = h.follow.start();
+    await until(() => h.first !== undefined);
     e.streams[0]!.onEnd(new Error('gone'));
-    fail!(new Error('listing failed too'));
+    h.first!.reject(new Error('listing failed too'));
     await started;
-    await until(() => follow.following);
+    await until(() => h.follow.following);
     await new Promise((r) => setTimeout(r, 40));
-    expect(lost).toEqual([true]);
+    expect(h.lost).toEqual([true]);
     expect(e.streams).toHaveLength(2);
-    follow.stop();
+    h.follow.stop();
   });
 
   it('makes no stream after stop(), whether a retry was waiting or onOpen was running', async () => {
