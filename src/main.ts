@@ -182,7 +182,6 @@ async function serve(config: Config, log: Logger): Promise<void> {
   index.onSync(() => containers.resumeLogs());
   // the event stream breaks when Docker restarts, maybe upgraded or with another storage driver
   index.onLost(() => engine.invalidate());
-  index.onSync(() => engine.invalidate());
   await index.start();
   stats.start();
   log.info({ url: await streamingServer.listen() }, 'streaming server listening');
