@@ -1,7 +1,8 @@
 # dockercri's container image. Build it with `npm run image` (scripts/build-image.sh), which picks
 # the base: NODE_IMAGE when that is present or pullable, else a local stand-in made from the host.
-# Stage 1 compiles (npm ci with dev dependencies, gen + tsc), then drops the dev dependencies;
-# stage 2 holds only the compiled code, package.json and the production node_modules.
+# Stage 1 compiles (npm ci with dev dependencies, gen + tsc + bundle), then drops the dev
+# dependencies; stage 2 holds only the bundle (dist/dockercri.js), package.json and the production
+# node_modules (of which only pino-pretty is loaded, when stderr is a terminal).
 ARG NODE_IMAGE=node:20-slim
 
 FROM ${NODE_IMAGE} AS build
@@ -11,12 +12,11 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
-COPY scripts/gen-proto.mjs scripts/
+COPY scripts/gen-proto.mjs scripts/bundle.mjs scripts/
 COPY proto proto
 COPY src src
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
- && find dist/src -name '*.test.js' -exec rm -f {} + \
  && find dist -name '*.map' -exec rm -f {} + \
  && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -exec rmdir {} +
 
@@ -34,7 +34,7 @@ RUN missing=; \
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/dockercri.js ./dist/
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=1 \
     DOCKERCRI_HEALTH_ADDR=127.0.0.1:9324
@@ -55,6 +55,6 @@ LABEL org.opencontainers.image.title="dockercri" \
 STOPSIGNAL SIGTERM
 # node itself is the container's main process (PID 1 without --pid=host): dockercri installs its
 # own SIGTERM and SIGINT handlers, drains in-flight calls and exits 0. The node flags are those of
-# main.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX is set above).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "/app/dist/src/main.js"]
+# dockercri.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX is set above).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "/app/dist/dockercri.js"]
 CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock", "--metrics-bind-addr=127.0.0.1:9324"]

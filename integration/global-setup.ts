@@ -9,6 +9,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * Engine that does not answer fails the run here; the tier is never skipped.
  */
 export default function setup(): void {
-  if (!existsSync(`${root}/dist/src/main.js`)) throw new Error('dist/src/main.js is missing: run `npm run build` first');
+  if (!existsSync(`${root}/dist/dockercri.js`)) throw new Error('dist/dockercri.js is missing: run `npm run build` first');
   execFileSync('bash', ['scripts/test-env.sh', 'up'], { cwd: root, stdio: 'inherit' });
 }

@@ -12,7 +12,8 @@ import { imageServiceDefinition, runtimeServiceDefinition } from '../src/server/
 
 // the harness runs from integration/ under vitest and from dist/integration/ when compiled
 export const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/integration/') ? '../..' : '..', import.meta.url));
-export const MAIN = join(ROOT, 'dist/src/main.js');
+/** The program as it is shipped: the bundle of dist/src that `npm run build` makes (scripts/bundle.mjs). */
+export const MAIN = join(ROOT, 'dist/dockercri.js');
 const SHEBANG = /^#!\/usr\/bin\/env -S((?: \w+=\S*)*) node((?: \S+)*)$/.exec(readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '');
 if (!SHEBANG) throw new Error(`${MAIN} does not start with #!/usr/bin/env -S [VAR=value…] node [flags…]`);
 /** The node flags of MAIN's `#!/usr/bin/env -S [VAR=value…] node …` line, so tests run it as its command runs. */
@@ -158,6 +159,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Options for node itself, before the script (a profiler, V8 heap sizes). */
   nodeArgs?: string[];
+  /** The script to run instead of MAIN (a copy of it elsewhere). */
+  main?: string;
 }
 
 /**
@@ -199,7 +202,7 @@ export async function startDockercri(opts: StartOptions = {}): Promise<Dockercri
   const args = [
     ...MAIN_NODE_FLAGS,
     ...(opts.nodeArgs ?? []),
-    MAIN,
+    opts.main ?? MAIN,
     `--container-runtime-endpoint=unix://${socket}`,
     `--cri-dockerd-root-directory=${join(dir, 'root')}`,
     '--network-plugin=',

@@ -85,8 +85,8 @@ describe('the image', () => {
     expect(config.Labels['org.opencontainers.image.version']).toBe(pkg.version);
     expect(config.Labels['org.opencontainers.image.licenses']).toBe(pkg.license);
     expect(config.Labels['org.opencontainers.image.revision']).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
-    // node with the flags of main.js's #! line, which the entrypoint bypasses
-    expect(config.Entrypoint).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/src/main.js']);
+    // node with the flags of dockercri.js's #! line, which the entrypoint bypasses
+    expect(config.Entrypoint).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/dockercri.js']);
     expect(Object.keys(MAIN_NODE_ENV)).not.toHaveLength(0);
     expect(config.Env).toEqual(expect.arrayContaining(Object.entries(MAIN_NODE_ENV).map(([k, v]) => `${k}=${v}`)));
     expect(config.Healthcheck?.Test.join(' ')).toContain('/healthz');
@@ -226,7 +226,7 @@ describe('as PID 1 of its own PID namespace', () => {
     );
     await waitForSocket(join(socketDir, 'cri.sock'), name);
     const cmdline = (await docker('exec', name, 'cat', '/proc/1/cmdline')).split('\0');
-    expect(cmdline.slice(0, 2 + MAIN_NODE_FLAGS.length)).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/src/main.js']);
+    expect(cmdline.slice(0, 2 + MAIN_NODE_FLAGS.length)).toEqual(['node', ...MAIN_NODE_FLAGS, '/app/dist/dockercri.js']);
     const cri = connectCri(join(socketDir, 'cri.sock'));
     try {
       expect((await cri.runtime.Version({})).runtimeName).toBe('docker');

@@ -39,8 +39,10 @@ describe('the npm package', () => {
   it('holds the compiled code, the unit files and no tests or sources', async () => {
     const listed = JSON.parse((await run('npm', ['pack', '--ignore-scripts', '--dry-run', '--json'], { cwd: ROOT })).stdout) as { files: { path: string }[] }[];
     const files = listed[0]!.files.map((f) => f.path);
-    expect(files).toContain('dist/src/main.js');
-    expect(files).toContain('dist/src/gen/api.js');
+    expect(files).toContain('dist/dockercri.js');
+    expect(files).toContain('dist/dockercri.js.map');
+    // the bundle is the whole program: none of tsc's per-module output is shipped beside it
+    expect(files.filter((f) => f.startsWith('dist/src/'))).toEqual([]);
     expect(files).toContain('packaging/systemd/dockercri.service');
     expect(files).toContain('packaging/systemd/dockercri.socket');
     expect(files.filter((f) => f.endsWith('.test.js') || f.endsWith('.ts') || f.startsWith('integration/') || f.startsWith('dist/integration/') || f.startsWith('bench/') || f.startsWith('dist/bench/'))).toEqual([]);

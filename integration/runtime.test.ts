@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../src/errors.js';
-import { grpcError, startDockercri, type Dockercri, type GrpcError } from './harness.js';
+import { grpcError, MAIN, MAIN_NODE_ENV, MAIN_NODE_FLAGS, startDockercri, type Dockercri, type GrpcError } from './harness.js';
 
 const engineVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
 const cgroupDriver = execFileSync('docker', ['info', '--format', '{{.CgroupDriver}}'], { encoding: 'utf8' }).trim();
@@ -145,12 +145,56 @@ describe('the server process', () => {
     }
   });
 
+  it('serves from its one file alone, with no node_modules to load from', async () => {
+    // a copy of the bundle in a directory with no node_modules above it (tsc's dist/src/main.js,
+    // copied the same way, fails at its first import)
+    const alone = mkdtempSync(join(tmpdir(), 'dockercri-alone-'));
+    try {
+      const main = join(alone, 'dockercri.js');
+      copyFileSync(MAIN, main);
+      const cri = await startDockercri({ main, env: { NODE_PATH: '' } });
+      try {
+        expect((await cri.runtime.Version({})).runtimeName).toBe('docker');
+        expect(Array.isArray((await cri.runtime.ListContainers({})).containers)).toBe(true);
+        expect((await cri.images.ListImages({})).images).not.toHaveLength(0);
+      } finally {
+        expect(await cri.stop()).toBe(0);
+      }
+    } finally {
+      rmSync(alone, { recursive: true, force: true });
+    }
+  });
+
+  it('logs in pretty lines, not JSON, when stderr is a terminal', async () => {
+    // script(1) gives the process a pseudo-terminal; its own output is what the terminal shows
+    const dir = mkdtempSync(join(tmpdir(), 'dockercri-tty-'));
+    const env = Object.entries(MAIN_NODE_ENV).map(([k, v]) => `${k}=${v}`);
+    const command = ['exec', 'env', ...env, process.execPath, ...MAIN_NODE_FLAGS, MAIN, `--container-runtime-endpoint=unix://${join(dir, 'cri.sock')}`, `--cri-dockerd-root-directory=${join(dir, 'root')}`, '--network-plugin='].join(' ');
+    const tty = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    tty.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise((r) => tty.once('exit', r));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('serving the CRI') && Date.now() < deadline && tty.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      // eslint-disable-next-line no-control-regex
+      const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
+      expect(plain).toMatch(/\bINFO\b.*serving the CRI/);
+      expect(plain).not.toContain('"msg":');
+    } finally {
+      // the node process is script's child, in the terminal's session: end it, then script ends
+      execFileSync('pkill', ['-TERM', '-P', String(tty.pid)], { stdio: 'ignore' });
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 with a one-line reason on a bad flag', () => {
     for (const args of [['--no-such-flag'], ['--network-plugin=kubenet'], ['--runtime-request-timeout=soon'], ['--pod-cidr=10.0.0.0/99']]) {
       let status = 0;
       let stderr = '';
       try {
-        execFileSync(process.execPath, ['dist/src/main.js', ...args], { encoding: 'utf8', stdio: 'pipe' });
+        execFileSync(process.execPath, ['dist/dockercri.js', ...args], { encoding: 'utf8', stdio: 'pipe' });
       } catch (err) {
         status = (err as { status: number }).status;
         stderr = (err as { stderr: string }).stderr;
@@ -162,10 +206,10 @@ describe('the server process', () => {
   });
 
   it('prints help with every cri-dockerd flag and its version', () => {
-    const help = execFileSync(process.execPath, ['dist/src/main.js', '--help'], { encoding: 'utf8' });
+    const help = execFileSync(process.execPath, ['dist/dockercri.js', '--help'], { encoding: 'utf8' });
     for (const flag of ['container-runtime-endpoint', 'docker-endpoint', 'pod-infra-container-image', 'cri-dockerd-root-directory', 'network-plugin', 'cni-bin-dir', 'cni-conf-dir', 'cni-cache-dir', 'network-plugin-mtu', 'pod-cidr', 'ipv6-dual-stack', 'runtime-cgroups', 'runtime-request-timeout', 'image-pull-progress-deadline', 'streaming-bind-addr', 'log-level', 'version']) {
       expect(help).toContain(`--${flag}`);
     }
-    expect(execFileSync(process.execPath, ['dist/src/main.js', '--version'], { encoding: 'utf8' })).toMatch(/^dockercri \d+\.\d+\.\d+/);
+    expect(execFileSync(process.execPath, ['dist/dockercri.js', '--version'], { encoding: 'utf8' })).toMatch(/^dockercri \d+\.\d+\.\d+/);
   });
 });

@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 
 export type { Logger };
 
@@ -6,7 +8,10 @@ export type { Logger };
 export function createLogger(level: LevelWithSilent): Logger {
   const options = { level, base: { name: 'dockercri' }, timestamp: pino.stdTimeFunctions.isoTime };
   if (process.stderr.isTTY) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 2 } } });
+    // Loaded from node_modules, and only here: the bundle leaves pino-pretty out. It formats in
+    // this thread (pino's transport worker is a separate file that the bundle does not carry).
+    const pretty = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => NodeJS.WritableStream;
+    return pino(options, pretty({ destination: 2, sync: true }));
   }
   return pino(options, pino.destination({ dest: 2, sync: false }));
 }

@@ -1,5 +1,3 @@
-// first: it keeps code dockerode loads but dockercri never runs out of memory
-import './lazy-modules.js';
 import Docker from 'dockerode';
 import type { Duplex, Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
