@@ -2,7 +2,7 @@
 # the base: NODE_IMAGE when that is present or pullable, else a local stand-in made from the host.
 # Stage 1 compiles (npm ci with dev dependencies, gen + tsc + bundle), then drops the dev
 # dependencies; stage 2 holds only the bundle (dist/dockercri.js), package.json and the production
-# node_modules (of which only pino-pretty is loaded, when stderr is a terminal).
+# node_modules: pino-pretty, for logs on a terminal, and what it needs.
 ARG NODE_IMAGE=node:20-slim
 
 FROM ${NODE_IMAGE} AS build

@@ -1,11 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../src/errors.js';
-import { grpcError, MAIN, MAIN_NODE_ENV, MAIN_NODE_FLAGS, startDockercri, type Dockercri, type GrpcError } from './harness.js';
+import { grpcError, MAIN, MAIN_NODE_ENV, MAIN_NODE_FLAGS, ROOT, startDockercri, type Dockercri, type GrpcError } from './harness.js';
 
 const engineVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
 const cgroupDriver = execFileSync('docker', ['info', '--format', '{{.CgroupDriver}}'], { encoding: 'utf8' }).trim();
@@ -148,10 +148,12 @@ describe('the server process', () => {
   it('serves from its one file alone, with no node_modules to load from', async () => {
     // a copy of the bundle in a directory with no node_modules above it (tsc's dist/src/main.js,
     // copied the same way, fails at its first import)
-    const alone = mkdtempSync(join(tmpdir(), 'dockercri-alone-'));
+    const alone = mkdtempSync(join(tmpdir(), 'dockercri-test-alone-'));
     try {
       const main = join(alone, 'dockercri.js');
       copyFileSync(MAIN, main);
+      const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+      expect(execFileSync(process.execPath, [main, '--version'], { encoding: 'utf8' }).trim()).toBe(`dockercri ${version}`);
       const cri = await startDockercri({ main, env: { NODE_PATH: '' } });
       try {
         expect((await cri.runtime.Version({})).runtimeName).toBe('docker');
@@ -165,27 +167,16 @@ describe('the server process', () => {
     }
   });
 
-  it('logs in pretty lines, not JSON, when stderr is a terminal', async () => {
-    // script(1) gives the process a pseudo-terminal; its own output is what the terminal shows
-    const dir = mkdtempSync(join(tmpdir(), 'dockercri-tty-'));
-    const env = Object.entries(MAIN_NODE_ENV).map(([k, v]) => `${k}=${v}`);
-    const command = ['exec', 'env', ...env, process.execPath, ...MAIN_NODE_FLAGS, MAIN, `--container-runtime-endpoint=unix://${join(dir, 'cri.sock')}`, `--cri-dockerd-root-directory=${join(dir, 'root')}`, '--network-plugin='].join(' ');
-    const tty = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    tty.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const exited = new Promise((r) => tty.once('exit', r));
+  it('logs in pretty lines, not JSON, when stderr is a terminal; JSON lines again where pino-pretty is not at hand', async () => {
+    const plain = (await servingOnTerminal(MAIN)).replace(/\x1b\[[0-9;]*m/g, '');
+    expect(plain).toMatch(/\bINFO\b.*serving the CRI/);
+    expect(plain).not.toContain('"msg":');
+    const alone = mkdtempSync(join(tmpdir(), 'dockercri-test-alone-'));
     try {
-      const deadline = Date.now() + 15_000;
-      while (!out.includes('serving the CRI') && Date.now() < deadline && tty.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-      // eslint-disable-next-line no-control-regex
-      const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
-      expect(plain).toMatch(/\bINFO\b.*serving the CRI/);
-      expect(plain).not.toContain('"msg":');
+      copyFileSync(MAIN, join(alone, 'dockercri.js'));
+      expect(await servingOnTerminal(join(alone, 'dockercri.js'))).toContain('"msg":"serving the CRI"');
     } finally {
-      // the node process is script's child, in the terminal's session: end it, then script ends
-      execFileSync('pkill', ['-TERM', '-P', String(tty.pid)], { stdio: 'ignore' });
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(alone, { recursive: true, force: true });
     }
   });
 
@@ -213,3 +204,33 @@ describe('the server process', () => {
     expect(execFileSync(process.execPath, ['dist/dockercri.js', '--version'], { encoding: 'utf8' })).toMatch(/^dockercri \d+\.\d+\.\d+/);
   });
 });
+
+/**
+ * What a terminal shows when `main` runs on one (script(1) gives it a pseudo-terminal) until it
+ * logs that it serves, or for 15 s; the process is ended before this resolves.
+ */
+async function servingOnTerminal(main: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'dockercri-test-tty-'));
+  try {
+    const env = Object.entries(MAIN_NODE_ENV).map(([k, v]) => `${k}=${v}`);
+    const command = ['exec', 'env', ...env, process.execPath, ...MAIN_NODE_FLAGS, main, `--container-runtime-endpoint=unix://${join(dir, 'cri.sock')}`, `--cri-dockerd-root-directory=${join(dir, 'root')}`, '--network-plugin=']
+      .map((word) => `'${word.replaceAll("'", `'\\''`)}'`)
+      .join(' ');
+    const tty = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    tty.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise((r) => tty.once('exit', r));
+    const deadline = Date.now() + 15_000;
+    while (!out.includes('serving the CRI') && Date.now() < deadline && tty.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    if (tty.exitCode === null) {
+      // the node process is script's child, in the terminal's session: end it, then script ends
+      spawnSync('pkill', ['-TERM', '-P', String(tty.pid)]);
+      const timer = setTimeout(() => tty.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -14,10 +14,12 @@
 // protobufjs with its proto loader) and tar-fs (build contexts). A stand-in throws if called.
 // pino-pretty is left out: it is loaded from node_modules only when stderr is a terminal.
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /** Files replaced by a stand-in, by how their path ends, with what the stand-in says if called. */
 const STAND_INS = [
@@ -51,8 +53,21 @@ await build({
   keepNames: true,
   sourcemap: 'linked',
   external: ['pino-pretty'],
-  // the CommonJS packages in the bundle call require() for Node's own modules
-  banner: { js: "import { createRequire as __dockercriRequire } from 'node:module'; const require = __dockercriRequire(import.meta.url);" },
+  // The CommonJS packages in the bundle call require() for Node's own modules, and a few name
+  // files beside their own by __dirname (grpc-js's channelz protos, pino's transport worker:
+  // never reached by dockercri, but an error about a missing file beats a ReferenceError).
+  banner: {
+    js: [
+      "import { createRequire as __dockercriRequire } from 'node:module';",
+      "import { dirname as __dockercriDirname } from 'node:path';",
+      "import { fileURLToPath as __dockercriPath } from 'node:url';",
+      'const require = __dockercriRequire(import.meta.url);',
+      'const __filename = __dockercriPath(import.meta.url);',
+      'const __dirname = __dockercriDirname(__filename);',
+    ].join(' '),
+  },
   plugins: [standIns],
+  // src/version.ts: the bundle knows its version wherever it is copied
+  define: { __DOCKERCRI_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
 });

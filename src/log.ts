@@ -10,8 +10,14 @@ export function createLogger(level: LevelWithSilent): Logger {
   if (process.stderr.isTTY) {
     // Loaded from node_modules, and only here: the bundle leaves pino-pretty out. It formats in
     // this thread (pino's transport worker is a separate file that the bundle does not carry).
-    const pretty = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => NodeJS.WritableStream;
-    return pino(options, pretty({ destination: 2, sync: true }));
+    // Where it cannot be loaded (the bundle copied somewhere alone), JSON lines it is.
+    let pretty: ((o: PrettyOptions) => NodeJS.WritableStream) | undefined;
+    try {
+      pretty = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => NodeJS.WritableStream;
+    } catch {
+      pretty = undefined;
+    }
+    if (pretty) return pino(options, pretty({ destination: 2, sync: true }));
   }
   return pino(options, pino.destination({ dest: 2, sync: false }));
 }
