@@ -37,6 +37,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/dockercri.js ./dist/
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=1 \
+    MALLOC_MMAP_THRESHOLD_=32768 \
     DOCKERCRI_HEALTH_ADDR=127.0.0.1:9324
 # The health endpoint is served by --metrics-bind-addr; point DOCKERCRI_HEALTH_ADDR at it when the
 # flag is given another address.
@@ -55,6 +56,7 @@ LABEL org.opencontainers.image.title="dockercri" \
 STOPSIGNAL SIGTERM
 # node itself is the container's main process (PID 1 without --pid=host): dockercri installs its
 # own SIGTERM and SIGINT handlers, drains in-flight calls and exits 0. The node flags are those of
-# dockercri.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX is set above).
+# dockercri.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX and
+# MALLOC_MMAP_THRESHOLD_ are set above).
 ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "/app/dist/dockercri.js"]
 CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock", "--metrics-bind-addr=127.0.0.1:9324"]

@@ -1,9 +1,13 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=4 --v8-pool-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=32768 node --max-semi-space-size=4 --v8-pool-size=1
 // Sized for a long-running daemon that answers small rpcs (see the README's Performance section):
 // 4 MiB semi-spaces, not V8's default of up to 16 MiB, since little stays alive across a scavenge
 // (about 10 MB less, and RSS no longer swings with load; 1 MiB promoted so much that RSS rose by
 // 40 MB between full collections while pods cycled); one V8 worker thread, not one per core
-// (each holds its own stack and heap caches); one glibc malloc arena, for the same reason.
+// (each holds its own stack and heap caches); one glibc malloc arena, for the same reason; and
+// blocks of 32 KiB or more mapped on their own rather than taken from malloc's heap: parsing and
+// compiling the program at start-up takes about 8 MiB from malloc, much of it in V8's largest
+// (32 KiB) zone segments, and once those were freed, a few small blocks still in use above them
+// kept about 7 MiB of the heap resident for the life of the process.
 import { parseFlags, splitHostPort, type Config } from './config/flags.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
