@@ -58,5 +58,5 @@ STOPSIGNAL SIGTERM
 # own SIGTERM and SIGINT handlers, drains in-flight calls and exits 0. The node flags are those of
 # dockercri.js's #! line, which this command line bypasses (its MALLOC_ARENA_MAX and
 # MALLOC_MMAP_THRESHOLD_ are set above).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "/app/dist/dockercri.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "--heap-growing-percent=50", "/app/dist/dockercri.js"]
 CMD ["--container-runtime-endpoint=unix:///run/dockercri/cri-dockerd.sock", "--metrics-bind-addr=127.0.0.1:9324"]
