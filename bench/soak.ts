@@ -2,8 +2,9 @@
 // N pods held under kubelet-like polling while pods are created and deleted beside them; RSS and
 // CPU of dockercri sampled every 10 s. The cycles are spread over the polling window (cycle i starts
 // no sooner than i/N of 95% of it), so the last half, where growth is judged, sees them too: two at
-// a time and unpaced, 1,000 were done in 6.5 of the 10 minutes. It passes when no call failed, RSS did not grow over the
-// last half, and nothing is left behind in Docker, CNI or the checkpoint directory.
+// a time and unpaced, 1,000 were done in 6.5 of the 10 minutes. It passes when no call failed, RSS
+// did not grow over the last half, and nothing is left behind in Docker, CNI or the checkpoint
+// directory.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

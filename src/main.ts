@@ -10,7 +10,8 @@
 // kept about 7 MiB of the heap resident for the life of the process. Last, the old generation may
 // grow 1.5 times between full collections rather than by V8's own factor, which on a small heap
 // can be several times: while pods cycled beside 110 held ones, RSS climbed from 77 to 115 MiB
-// before the first full collection; with 1.5 times it peaked at 87 MiB, for the same CPU.
+// before the first full collection; with 1.5 times it peaked at 87-89 MiB, and no CPU cost showed
+// beyond the runs' spread (few runs: see the README).
 import { parseFlags, splitHostPort, type Config } from './config/flags.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
