@@ -117,12 +117,16 @@ async function socketHolders(path: string): Promise<SocketHolder[]> {
   return holders;
 }
 
-/** Whether a holder is a dockercri: the installed command, or the same program as this one. */
-async function isDockercri(holder: SocketHolder, selfScript: string | undefined): Promise<boolean> {
+/** The names dockercri runs under: the installed command, and the bundle `npm run build` writes (run by its #! line). */
+const DOCKERCRI_NAMES = new Set(['dockercri', 'dockercri.js']);
+
+/** Whether a holder is a dockercri: the installed command, a built copy, or the same program as this one. */
+export async function isDockercri(holder: SocketHolder, selfScript: string | undefined): Promise<boolean> {
   // node's own options may come before the script; the script is the first argument not starting with "-"
+  if (basename(holder.args[0] ?? '') === 'dockercri') return true;
   const script = holder.args.slice(1).find((a) => !a.startsWith('-'));
   if (script === undefined) return false;
-  if (basename(script) === 'dockercri' || basename(holder.args[0] ?? '') === 'dockercri') return true;
+  if (DOCKERCRI_NAMES.has(basename(script))) return true;
   if (!selfScript) return false;
   return (await realpath(resolve(holder.cwd, script)).catch(() => undefined)) === selfScript;
 }
