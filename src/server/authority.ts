@@ -8,14 +8,21 @@ import { encodeLiterals, HpackDecoder, HpackError } from './hpack.js';
  * send the unix socket's path as the HTTP/2 :authority. nghttp2, under Node's HTTP/2 server,
  * refuses such a request with RST_STREAM PROTOCOL_ERROR, so every rpc of those clients would fail.
  * The server does not use :authority, so the first request of a connection decides: when its
- * :authority is one nghttp2 accepts, the connection passes through untouched; when not, every
- * header block of that connection is decoded and written again with :authority "localhost".
+ * :authority is one nghttp2 accepts, Node's HTTP/2 gets the socket itself; when not, every header
+ * block of that connection is decoded and written again with :authority "localhost".
+ *
+ * Until that first request has come, dockercri holds the client's bytes (see FirstRequest). Handing
+ * Node's HTTP/2 the socket itself, not a stream in JavaScript in front of it, lets nghttp2 read and
+ * write the socket without a trip through JavaScript for every chunk.
  */
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER = 9;
 const HEADERS = 0x1;
+const SETTINGS = 0x4;
+const PING = 0x6;
 const CONTINUATION = 0x9;
+const ACK = 0x1;
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;
 const PADDED = 0x8;
@@ -106,31 +113,19 @@ export class AuthorityRewriter {
   }
 
   private headerFrame(frame: Buffer, out: Buffer[]): void {
-    const type = frame[3]!;
-    const flags = frame[4]!;
-    const streamId = frame.readUInt32BE(5) & 0x7fffffff;
-    let payload = frame.subarray(FRAME_HEADER);
+    const { type, streamId, endStream, endHeaders, fragment } = headerFragment(frame);
     if (type === HEADERS) {
       if (this.block) throw new ProtocolError('HEADERS inside a header block');
-      let padding = 0;
-      if (flags & PADDED) {
-        if (payload.length < 1) throw new ProtocolError('HEADERS frame too short for its padding');
-        padding = payload[0]!;
-        payload = payload.subarray(1);
-      }
-      if (flags & PRIORITY) payload = payload.subarray(5);
-      if (padding > payload.length) throw new ProtocolError('HEADERS padding longer than the frame');
-      payload = payload.subarray(0, payload.length - padding);
-      this.block = { streamId, endStream: (flags & END_STREAM) !== 0, fragments: [], size: 0, frames: [] };
+      this.block = { streamId, endStream, fragments: [], size: 0, frames: [] };
     } else if (!this.block || this.block.streamId !== streamId) {
       throw new ProtocolError('CONTINUATION outside a header block');
     }
     const block = this.block;
-    block.fragments.push(payload);
+    block.fragments.push(fragment);
     block.frames.push(frame);
-    block.size += payload.length;
+    block.size += fragment.length;
     if (block.size > MAX_HEADER_BLOCK) throw new ProtocolError(`header block larger than ${MAX_HEADER_BLOCK} bytes`);
-    if ((flags & END_HEADERS) === 0) return;
+    if (!endHeaders) return;
     this.block = undefined;
 
     let fields;
@@ -152,6 +147,181 @@ export class AuthorityRewriter {
   }
 }
 
+/** An empty SETTINGS frame: a server's connection preface with every setting at its default. */
+export const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
+/** What a connection may send before its first request is complete; beyond it, nghttp2 judges. */
+const MAX_HELD = MAX_HEADER_BLOCK + 64 * 1024;
+
+export type FirstRequestDecision = 'native' | 'rewrite';
+
+/**
+ * The start of a connection, read until its first request's :authority is known.
+ *
+ * grpc-go sends no request before the server's SETTINGS frame has come, so the server must speak
+ * first: dockercri sends EMPTY_SETTINGS as soon as the client connects, and the server that later
+ * takes the connection sends its own SETTINGS after it. nghttp2 would refuse the ACK of a SETTINGS
+ * frame it did not send, so the client's first SETTINGS ACK is answered here and never handed on,
+ * and the decision waits for it. A PING before the first request (a keepalive without streams) is
+ * answered here too. Everything else the client sent is held, in order, for the server.
+ *
+ * Framing errors are not judged here: the connection goes to the server unchanged, which answers
+ * them as HTTP/2 says.
+ */
+export class FirstRequest {
+  private readonly queue = new ByteQueue();
+  private readonly held: Buffer[] = [];
+  private heldBytes = 0;
+  private prefaceChecked = false;
+  private acked = false;
+  /** The first header block's :authority once it has been read: null when it had none. */
+  private authority: string | null | undefined;
+  private block: { streamId: number; fragments: Buffer[]; size: number } | undefined;
+  private readonly decoder = new HpackDecoder(64 * 1024);
+  decision: FirstRequestDecision | undefined;
+
+  /** Takes the client's next bytes; returns the frames to answer it with now. */
+  push(chunk: Buffer): Buffer[] {
+    if (this.decision) throw new Error('FirstRequest: the connection is decided');
+    this.queue.push(chunk);
+    const replies: Buffer[] = [];
+    try {
+      this.read(replies);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.decide('native');
+    }
+    if (!this.decision && this.heldBytes + this.queue.size > MAX_HELD) this.decide('native');
+    return replies;
+  }
+
+  /** The client's bytes to hand on with the connection, in the order they came. */
+  take(): Buffer {
+    const out = Buffer.concat(this.held, this.heldBytes);
+    this.held.length = 0;
+    this.heldBytes = 0;
+    return out;
+  }
+
+  private read(replies: Buffer[]): void {
+    if (!this.prefaceChecked) {
+      const n = Math.min(this.queue.size, PREFACE.length);
+      if (!this.queue.peek(n).equals(PREFACE.subarray(0, n))) return this.decide('native');
+      if (n < PREFACE.length) return;
+      this.hold(this.queue.take(PREFACE.length));
+      this.prefaceChecked = true;
+    }
+    while (!this.decision && this.queue.size >= FRAME_HEADER) {
+      const length = this.queue.peek(FRAME_HEADER).readUIntBE(0, 3);
+      // EMPTY_SETTINGS leaves SETTINGS_MAX_FRAME_SIZE at its default
+      if (length > MAX_FRAME) throw new ProtocolError(`a frame of ${length} bytes`);
+      if (this.queue.size < FRAME_HEADER + length) return;
+      this.frame(this.queue.take(FRAME_HEADER + length), replies);
+      if (this.acked && this.authority !== undefined) this.decide(this.authority === null || authorityIsValid(this.authority) ? 'native' : 'rewrite');
+    }
+  }
+
+  private frame(frame: Buffer, replies: Buffer[]): void {
+    const type = frame[3]!;
+    const flags = frame[4]!;
+    const inBlock = this.block !== undefined;
+    if (!inBlock && type === SETTINGS && flags & ACK && !this.acked) {
+      this.acked = true;
+      return;
+    }
+    if (!inBlock && type === PING && !(flags & ACK) && frame.length === FRAME_HEADER + 8) {
+      const pong = Buffer.from(frame);
+      pong[4] = ACK;
+      replies.push(pong);
+      return;
+    }
+    this.hold(frame);
+    if (inBlock && type !== CONTINUATION) throw new ProtocolError('a frame other than CONTINUATION inside a header block');
+    if ((type !== HEADERS && type !== CONTINUATION) || this.authority !== undefined) return;
+    const { streamId, endHeaders, fragment } = headerFragment(frame);
+    if (type === HEADERS) this.block = { streamId, fragments: [], size: 0 };
+    else if (!this.block || this.block.streamId !== streamId) throw new ProtocolError('CONTINUATION outside a header block');
+    const block = this.block!;
+    block.fragments.push(fragment);
+    block.size += fragment.length;
+    if (!endHeaders) return;
+    this.block = undefined;
+    let fields;
+    try {
+      fields = this.decoder.decode(Buffer.concat(block.fragments, block.size));
+    } catch (err) {
+      throw new ProtocolError(`cannot decode a header block: ${(err as HpackError).message}`);
+    }
+    this.authority = fields.find((f) => f.name === ':authority')?.value ?? null;
+  }
+
+  private hold(bytes: Buffer): void {
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+  }
+
+  private decide(decision: FirstRequestDecision): void {
+    this.decision = decision;
+    if (this.queue.size > 0) this.hold(this.queue.take(this.queue.size));
+  }
+}
+
+/**
+ * Reads the start of a client's connection (see FirstRequest), then hands it to `serve`: the
+ * socket itself, with the bytes read so far put back, or, for a client whose :authority nghttp2
+ * refuses, a stream that rewrites its header blocks. A connection that ends before its first
+ * request is closed.
+ */
+export function acceptConnection(socket: Socket, serve: (connection: Duplex) => void, onRewrite?: () => void): void {
+  const first = new FirstRequest();
+  const onData = (chunk: Buffer): void => {
+    try {
+      for (const reply of first.push(chunk)) socket.write(reply);
+    } catch (err) {
+      // a fault of this reader costs the one connection, never the process
+      socket.destroy(err as Error);
+      return;
+    }
+    if (!first.decision) return;
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    const held = first.take();
+    if (first.decision === 'native') {
+      socket.pause();
+      if (held.length > 0) socket.unshift(held);
+      serve(socket);
+    } else {
+      onRewrite?.();
+      serve(withValidAuthority(socket, held));
+    }
+  };
+  const onEnd = (): void => {
+    socket.destroy();
+  };
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.write(EMPTY_SETTINGS);
+}
+
+/** The header block fragment a HEADERS or CONTINUATION frame carries, without padding and priority. */
+function headerFragment(frame: Buffer): { type: number; streamId: number; endStream: boolean; endHeaders: boolean; fragment: Buffer } {
+  const type = frame[3]!;
+  const flags = frame[4]!;
+  const streamId = frame.readUInt32BE(5) & 0x7fffffff;
+  let fragment = frame.subarray(FRAME_HEADER);
+  if (type === HEADERS) {
+    let padding = 0;
+    if (flags & PADDED) {
+      if (fragment.length < 1) throw new ProtocolError('HEADERS frame too short for its padding');
+      padding = fragment[0]!;
+      fragment = fragment.subarray(1);
+    }
+    if (flags & PRIORITY) fragment = fragment.subarray(5);
+    if (padding > fragment.length) throw new ProtocolError('HEADERS padding longer than the frame');
+    fragment = fragment.subarray(0, fragment.length - padding);
+  }
+  return { type, streamId, endStream: type === HEADERS && (flags & END_STREAM) !== 0, endHeaders: (flags & END_HEADERS) !== 0, fragment };
+}
+
 /** A header block cut into one HEADERS frame and as many CONTINUATION frames as it needs. */
 function framesFor(streamId: number, endStream: boolean, block: Buffer): Buffer[] {
   const frames: Buffer[] = [];
@@ -171,12 +341,11 @@ function framesFor(streamId: number, endStream: boolean, block: Buffer): Buffer[
 }
 
 /**
- * `socket` as a Duplex whose inbound bytes went through an AuthorityRewriter. Outbound bytes go
- * to the socket unchanged, with its backpressure.
+ * `socket` as a Duplex whose inbound bytes (`initial` first: what was read from it already) went
+ * through an AuthorityRewriter. Outbound bytes go to the socket unchanged, with its backpressure.
  */
-export function withValidAuthority(socket: Socket, onRewrite?: () => void): Duplex {
+export function withValidAuthority(socket: Socket, initial?: Buffer): Duplex {
   const rewriter = new AuthorityRewriter();
-  let announced = false;
   const duplex = new Duplex({
     read() {
       socket.resume();
@@ -192,7 +361,7 @@ export function withValidAuthority(socket: Socket, onRewrite?: () => void): Dupl
       callback(err);
     },
   });
-  socket.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer): void => {
     let pieces: Buffer[];
     try {
       pieces = rewriter.push(chunk);
@@ -200,14 +369,12 @@ export function withValidAuthority(socket: Socket, onRewrite?: () => void): Dupl
       duplex.destroy(err as Error);
       return;
     }
-    if (!announced && rewriter.rewriting) {
-      announced = true;
-      onRewrite?.();
-    }
     let more = true;
     for (const p of pieces) more = duplex.push(p);
     if (!more) socket.pause();
-  });
+  };
+  if (initial && initial.length > 0) onData(initial);
+  socket.on('data', onData);
   socket.on('end', () => duplex.push(null));
   socket.on('error', (err) => duplex.destroy(err));
   socket.on('close', () => duplex.destroy());

@@ -4,7 +4,7 @@ import { ImageServiceMethods, RuntimeServiceMethods, type ImageServiceHandlers, 
 import type { Logger } from '../log.js';
 import type { Server as NetServer } from 'node:net';
 import { record } from '../metrics/index.js';
-import { withValidAuthority } from './authority.js';
+import { acceptConnection } from './authority.js';
 import { forgetActivationEnv, listen, listenTarget } from './listener.js';
 
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -160,8 +160,10 @@ export class CriServer {
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.listener = await listen(target, (socket) => {
       socket.on('error', (err) => this.log.debug({ err: err.message }, 'client connection error'));
-      injector.injectConnection(
-        withValidAuthority(socket, () => this.log.debug('client sends the socket path as :authority; its header blocks are rewritten')),
+      acceptConnection(
+        socket,
+        (connection) => injector.injectConnection(connection),
+        () => this.log.debug('client sends the socket path as :authority; its header blocks are rewritten'),
       );
     });
     this.listening = true;
