@@ -475,6 +475,16 @@ describe('inside the container', () => {
     expect((user?.supplementalGroups ?? []).map((g) => String(g)).sort()).toEqual(['4000', '4001', '5678']);
   });
 
+  it('reports the identity the first process started with, not the one it later changes to', async () => {
+    // root at first; two seconds on, the same process (pid 1) becomes nobody
+    const containerId = await runContainer(pod, { command: ['sh', '-c', 'sleep 2; exec su -s /bin/sh nobody -c "exec sleep 3600"'] });
+    expect(ns((await status(containerId)).user?.linux?.uid)).toBe(0n);
+    expect(await eventually(async () => /^65534\s/.test(await procStatus(containerId, '1', 'Uid')))).toBe(true);
+    const user = (await status(containerId)).user?.linux;
+    expect(ns(user?.uid)).toBe(0n);
+    expect(ns(user?.gid)).toBe(0n);
+  });
+
   it("runs as the image's USER (uid 1000, or the name www) when the security context names none", async () => {
     const byUid = await runContainer(pod, { image: BUSYBOX_USER });
     const byName = await runContainer(pod, { image: BUSYBOX_USERNAME });

@@ -20,7 +20,7 @@ import { readKernelFile } from '../util/kernel-file.js';
 import { parseLogSize } from '../util/size.js';
 import { int64 } from '../util/time.js';
 import { execSync } from './exec-sync.js';
-import { identityFromProcStatus, matchesContainerFilter, toContainer, toContainerStatus } from './status.js';
+import { identityFromProcStatus, matchesContainerFilter, toContainer, toContainerStatus, type ProcessIdentity } from './status.js';
 import { containerCreateBody, resourceOptions, validateContainerConfig, type SandboxFacts } from './translate.js';
 
 const NamespaceMode = { TARGET: 3 } as const;
@@ -41,6 +41,12 @@ export interface ContainerServiceOptions {
 /** CreateContainer, Start, Stop, Remove, List, Stream, Status, UpdateContainerResources, ReopenContainerLog, ExecSync. */
 export class ContainerService {
   private readonly locks = new KeyedMutex();
+  /**
+   * The identity each running container's first process started with (ContainerStatus.user), read
+   * from /proc once per start: at StartContainer, or at the first ContainerStatus after a start
+   * dockercri did not make. A process may change its own identity later; the CRI asks for the first.
+   */
+  private readonly identities = new Map<string, { pid: number; startedAt: string; identity: ProcessIdentity }>();
 
   constructor(
     private readonly docker: DockerClient,
@@ -67,9 +73,26 @@ export class ContainerService {
 
   /** Docker's events: a container that has exited has the rest of its log copied, and its copier ends. */
   private onIndexChange(change: IndexChange): void {
-    if (change.kind !== 'upsert') return;
+    if (change.kind !== 'upsert') {
+      this.identities.delete(change.dockerId);
+      return;
+    }
     const c = change.inspect;
+    if (!c.State?.Running) this.identities.delete(c.Id);
     if (!c.State?.Running && c.State?.Status !== 'created') this.logs.exited(c.Id);
+  }
+
+  /** The uid, gid and groups the first process of a running container started with; undefined when it does not run. */
+  private firstProcessIdentity(c: ContainerInspect): ProcessIdentity | undefined {
+    const pid = c.State?.Running ? c.State.Pid ?? 0 : 0;
+    if (pid <= 0) return undefined;
+    const startedAt = c.State?.StartedAt ?? '';
+    const known = this.identities.get(c.Id);
+    if (known && known.pid === pid && known.startedAt === startedAt) return known.identity;
+    const procStatus = readKernelFile(`/proc/${pid}/status`);
+    const identity = procStatus === undefined ? undefined : identityFromProcStatus(procStatus);
+    if (identity) this.identities.set(c.Id, { pid, startedAt, identity });
+    return identity;
   }
 
   /** What the log copier needs of a container; undefined when kubelet asked for no log file. */
@@ -166,8 +189,10 @@ export class ContainerService {
         });
       }
       await this.index.change(c.Id, () => this.docker.startContainer(c.Id));
+      const started = this.index.get(c.Id) ?? c;
+      this.firstProcessIdentity(started);
       // Docker names its log file once the container has started
-      const followed = this.followed(this.index.get(c.Id) ?? c);
+      const followed = this.followed(started);
       if (followed) this.logs.follow(followed);
     });
     return {};
@@ -226,9 +251,7 @@ export class ContainerService {
     const c = await this.index.mustFind(request.containerId, TYPE_CONTAINER, 'ContainerStatus');
     if (c.State?.Status === 'exited') await this.logs.settled(c.Id, LOG_SETTLE_MS);
     const pid = c.State?.Running ? c.State.Pid : 0;
-    const procStatus = pid > 0 ? readKernelFile(`/proc/${pid}/status`) : undefined;
-    const identity = procStatus === undefined ? undefined : identityFromProcStatus(procStatus);
-    const status = toContainerStatus(c, await this.images.facts(c.Image), identity);
+    const status = toContainerStatus(c, await this.images.facts(c.Image), this.firstProcessIdentity(c));
     const response: runtime.v1.IContainerStatusResponse = { status };
     if (request.verbose) {
       response.info = {
