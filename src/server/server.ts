@@ -144,6 +144,8 @@ export class CriServer {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      // no channelz service is served, so grpc-js need not keep its per-call bookkeeping
+      'grpc.enable_channelz': 0,
     });
     this.server.addService(runtimeServiceDefinition, buildService(RuntimeServiceMethods, handlers.runtime, log, this.tracker));
     this.server.addService(imageServiceDefinition, buildService(ImageServiceMethods, handlers.image, log, this.tracker));
