@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { ByteQueue } from '../util/byte-queue.js';
-import { encodeLiterals, HpackDecoder, HpackError } from './hpack.js';
+import { encodeLiterals, HpackDecoder, HpackError, type HeaderField } from './hpack.js';
 
 /**
  * grpc-go clients older than 1.56 or so (kubelet and crictl of Kubernetes 1.26, critest v1.26)
@@ -45,12 +45,13 @@ export class ProtocolError extends Error {}
 /** Turns a client's inbound HTTP/2 bytes into bytes whose header blocks carry a valid :authority. */
 export class AuthorityRewriter {
   private readonly queue = new ByteQueue();
-  private readonly decoder = new HpackDecoder(64 * 1024);
+  private readonly blocks = new HeaderBlocks();
+  /** The frames of the header block being read, forwarded as they are when it needs no rewrite. */
+  private blockFrames: Buffer[] = [];
   private prefaceChecked = false;
   private mode: Mode = 'undecided';
   /** Payload bytes of the current non-header frame still to forward as they come. */
   private forwardLeft = 0;
-  private block: { streamId: number; endStream: boolean; fragments: Buffer[]; size: number; frames: Buffer[] } | undefined;
 
   get rewriting(): boolean {
     return this.mode === 'rewrite';
@@ -96,7 +97,7 @@ export class AuthorityRewriter {
       const length = header.readUIntBE(0, 3);
       const type = header[3]!;
       if (type !== HEADERS && type !== CONTINUATION) {
-        if (this.block) throw new ProtocolError('a frame other than CONTINUATION inside a header block');
+        if (this.blocks.open) throw new ProtocolError('a frame other than CONTINUATION inside a header block');
         out.push(this.queue.take(FRAME_HEADER));
         this.forwardLeft = length;
         continue;
@@ -113,37 +114,54 @@ export class AuthorityRewriter {
   }
 
   private headerFrame(frame: Buffer, out: Buffer[]): void {
+    this.blockFrames.push(frame);
+    const block = this.blocks.add(frame);
+    if (!block) return;
+    const frames = this.blockFrames;
+    this.blockFrames = [];
+    if (this.mode === 'undecided') {
+      const authority = block.fields.find((f) => f.name === ':authority');
+      this.mode = authority === undefined || authorityIsValid(authority.value) ? 'passthrough' : 'rewrite';
+    }
+    if (this.mode === 'passthrough') {
+      out.push(...frames);
+      return;
+    }
+    for (const f of block.fields) if (f.name === ':authority' && !authorityIsValid(f.value)) f.value = REPLACEMENT;
+    out.push(...framesFor(block.streamId, block.endStream, encodeLiterals(block.fields)));
+  }
+}
+
+/** One connection's header blocks, put together from HEADERS and CONTINUATION frames and decoded whole, in order. */
+class HeaderBlocks {
+  private readonly decoder = new HpackDecoder(64 * 1024);
+  private block: { streamId: number; endStream: boolean; fragments: Buffer[]; size: number } | undefined;
+
+  /** Whether a block has begun and not yet ended: only its CONTINUATION frames may come next. */
+  get open(): boolean {
+    return this.block !== undefined;
+  }
+
+  /** Takes a HEADERS or CONTINUATION frame; returns the block it completes, decoded. */
+  add(frame: Buffer): { streamId: number; endStream: boolean; fields: HeaderField[] } | undefined {
     const { type, streamId, endStream, endHeaders, fragment } = headerFragment(frame);
     if (type === HEADERS) {
       if (this.block) throw new ProtocolError('HEADERS inside a header block');
-      this.block = { streamId, endStream, fragments: [], size: 0, frames: [] };
+      this.block = { streamId, endStream, fragments: [], size: 0 };
     } else if (!this.block || this.block.streamId !== streamId) {
       throw new ProtocolError('CONTINUATION outside a header block');
     }
     const block = this.block;
     block.fragments.push(fragment);
-    block.frames.push(frame);
     block.size += fragment.length;
     if (block.size > MAX_HEADER_BLOCK) throw new ProtocolError(`header block larger than ${MAX_HEADER_BLOCK} bytes`);
-    if (!endHeaders) return;
+    if (!endHeaders) return undefined;
     this.block = undefined;
-
-    let fields;
     try {
-      fields = this.decoder.decode(Buffer.concat(block.fragments, block.size));
+      return { streamId: block.streamId, endStream: block.endStream, fields: this.decoder.decode(Buffer.concat(block.fragments, block.size)) };
     } catch (err) {
       throw new ProtocolError(`cannot decode a header block: ${(err as HpackError).message}`);
     }
-    if (this.mode === 'undecided') {
-      const authority = fields.find((f) => f.name === ':authority');
-      this.mode = authority === undefined || authorityIsValid(authority.value) ? 'passthrough' : 'rewrite';
-    }
-    if (this.mode === 'passthrough') {
-      out.push(...block.frames);
-      return;
-    }
-    for (const f of fields) if (f.name === ':authority' && !authorityIsValid(f.value)) f.value = REPLACEMENT;
-    out.push(...framesFor(block.streamId, block.endStream, encodeLiterals(fields)));
   }
 }
 
@@ -175,8 +193,7 @@ export class FirstRequest {
   private acked = false;
   /** The first header block's :authority once it has been read: null when it had none. */
   private authority: string | null | undefined;
-  private block: { streamId: number; fragments: Buffer[]; size: number } | undefined;
-  private readonly decoder = new HpackDecoder(64 * 1024);
+  private readonly blocks = new HeaderBlocks();
   decision: FirstRequestDecision | undefined;
 
   /** Takes the client's next bytes; returns the frames to answer it with now. */
@@ -223,7 +240,7 @@ export class FirstRequest {
   private frame(frame: Buffer, replies: Buffer[]): void {
     const type = frame[3]!;
     const flags = frame[4]!;
-    const inBlock = this.block !== undefined;
+    const inBlock = this.blocks.open;
     if (!inBlock && type === SETTINGS && flags & ACK && !this.acked) {
       this.acked = true;
       return;
@@ -236,22 +253,10 @@ export class FirstRequest {
     }
     this.hold(frame);
     if (inBlock && type !== CONTINUATION) throw new ProtocolError('a frame other than CONTINUATION inside a header block');
+    // only the first request is read; what follows it goes to the server as it came
     if ((type !== HEADERS && type !== CONTINUATION) || this.authority !== undefined) return;
-    const { streamId, endHeaders, fragment } = headerFragment(frame);
-    if (type === HEADERS) this.block = { streamId, fragments: [], size: 0 };
-    else if (!this.block || this.block.streamId !== streamId) throw new ProtocolError('CONTINUATION outside a header block');
-    const block = this.block!;
-    block.fragments.push(fragment);
-    block.size += fragment.length;
-    if (!endHeaders) return;
-    this.block = undefined;
-    let fields;
-    try {
-      fields = this.decoder.decode(Buffer.concat(block.fragments, block.size));
-    } catch (err) {
-      throw new ProtocolError(`cannot decode a header block: ${(err as HpackError).message}`);
-    }
-    this.authority = fields.find((f) => f.name === ':authority')?.value ?? null;
+    const block = this.blocks.add(frame);
+    if (block) this.authority = block.fields.find((f) => f.name === ':authority')?.value ?? null;
   }
 
   private hold(bytes: Buffer): void {
