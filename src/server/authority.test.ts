@@ -374,16 +374,19 @@ describe('FirstRequest', () => {
     expect(f.take()).toEqual(input);
   });
 
-  it('stops holding a client that sends megabytes without a request', () => {
+  it.each([
+    ['closes', false, 'close'],
+    ['hands on', true, 'native'],
+  ])('stops holding a client that sends megabytes without a request: %s it when its SETTINGS ACK has come: %s', (_what, acked, decision) => {
     const f = new FirstRequest();
-    f.push(Buffer.concat([PREFACE, settings]));
+    f.push(Buffer.concat([PREFACE, settings, ...(acked ? [settingsAck] : [])]));
     const chunk = frame(0x0, 0, 1, Buffer.alloc(16_384));
     let pushed = 0;
     while (!f.decision && pushed < 200) {
       f.push(chunk);
       pushed++;
     }
-    expect(f.decision).toBe('native');
+    expect(f.decision).toBe(decision);
     expect(pushed).toBeLessThan(200);
     expect(f.take().length).toBe(PREFACE.length + settings.length + pushed * chunk.length);
   });

@@ -170,7 +170,8 @@ export const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
 /** What a connection may send before its first request is complete; beyond it, nghttp2 judges. */
 const MAX_HELD = MAX_HEADER_BLOCK + 64 * 1024;
 
-export type FirstRequestDecision = 'native' | 'rewrite';
+/** `close`: the client sent too much before acknowledging dockercri's SETTINGS, so no server can take the connection over. */
+export type FirstRequestDecision = 'native' | 'rewrite' | 'close';
 
 /**
  * The start of a connection, read until its first request's :authority is known.
@@ -207,7 +208,8 @@ export class FirstRequest {
       if (!(err instanceof ProtocolError)) throw err;
       this.decide('native');
     }
-    if (!this.decision && this.heldBytes + this.queue.size > MAX_HELD) this.decide('native');
+    // handed on before the ACK came, the connection would pass that ACK to a server that never sent the SETTINGS
+    if (!this.decision && this.heldBytes + this.queue.size > MAX_HELD) this.decide(this.acked ? 'native' : 'close');
     return replies;
   }
 
@@ -290,7 +292,9 @@ export function acceptConnection(socket: Socket, serve: (connection: Duplex) => 
     socket.off('data', onData);
     socket.off('end', onEnd);
     const held = first.take();
-    if (first.decision === 'native') {
+    if (first.decision === 'close') {
+      socket.destroy();
+    } else if (first.decision === 'native') {
       socket.pause();
       if (held.length > 0) socket.unshift(held);
       serve(socket);
