@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CriError, Code, codeName, toCriError } from '../errors.js';
 import { ImageServiceMethods, RuntimeServiceMethods, type ImageServiceHandlers, type MethodSpec, type RuntimeServiceHandlers } from '../gen/services.js';
 import type { Logger } from '../log.js';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { record } from '../metrics/index.js';
 import { acceptConnection } from './authority.js';
 import { forgetActivationEnv, listen, listenTarget } from './listener.js';
@@ -137,6 +137,8 @@ export class CriServer {
   private readonly server: grpc.Server;
   readonly tracker = new CallTracker();
   private listener: NetServer | undefined;
+  /** Connections whose first request has not come yet: grpc-js does not know them, so shutdown closes them itself. */
+  private readonly undecided = new Set<Socket>();
   private listening = false;
   private stopping = false;
 
@@ -162,9 +164,18 @@ export class CriServer {
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.listener = await listen(target, (socket) => {
       socket.on('error', (err) => this.log.debug({ err: err.message }, 'client connection error'));
+      if (this.stopping) {
+        socket.destroy();
+        return;
+      }
+      this.undecided.add(socket);
+      socket.once('close', () => this.undecided.delete(socket));
       acceptConnection(
         socket,
-        (connection) => injector.injectConnection(connection),
+        (connection) => {
+          this.undecided.delete(socket);
+          injector.injectConnection(connection);
+        },
         () => this.log.debug('client sends the socket path as :authority; its header blocks are rewritten'),
       );
     });
@@ -181,6 +192,8 @@ export class CriServer {
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
     this.listener?.close();
+    for (const socket of this.undecided) socket.destroy();
+    this.undecided.clear();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     if ((await Promise.race([drained, timer])) === 'timeout') {
