@@ -122,8 +122,8 @@ const DOCKERCRI_NAMES = new Set(['dockercri', 'dockercri.js']);
 
 /** Whether a holder is a dockercri: the installed command, a built copy, or the same program as this one. */
 export async function isDockercri(holder: SocketHolder, selfScript: string | undefined): Promise<boolean> {
-  // node's own options may come before the script; the script is the first argument not starting with "-"
   if (basename(holder.args[0] ?? '') === 'dockercri') return true;
+  // node's own options may come before the script; the script is the first argument not starting with "-"
   const script = holder.args.slice(1).find((a) => !a.startsWith('-'));
   if (script === undefined) return false;
   if (DOCKERCRI_NAMES.has(basename(script))) return true;
