@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startDockercri } from '../integration/harness.js';
 import { ratioGoal } from './goals.js';
 import { row, table, timed, type Row } from './stats.js';
+import { connectWire, WIRE_CLIENT } from './wire-client.js';
 
 const IMAGE = 'dockercri-test/busybox:latest';
 /** runtime.v1.NamespaceMode.CONTAINER */
@@ -16,11 +17,12 @@ const CONTAINER_PID = 1;
 export async function containerLifecycle(n: number): Promise<string> {
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
   const cri = await startDockercri({ args: ['--log-level=warn'] });
+  const wire = connectWire(cri.socket);
   const tag = `bench-${process.pid}`;
   const logDirectory = mkdtempSync(join(tmpdir(), 'dockercri-bench-logs-'));
-  const ops = ['create', 'start', 'status', 'exec', 'stop', 'remove'] as const;
-  const cycleOps = ops.filter((op) => op !== 'exec');
-  const fresh = (): Record<(typeof ops)[number], number[]> => ({ create: [], start: [], status: [], exec: [], stop: [], remove: [] });
+  const ops = ['create', 'start', 'status', 'statusWire', 'exec', 'stop', 'remove'] as const;
+  const cycleOps = ops.filter((op) => op !== 'exec' && op !== 'statusWire');
+  const fresh = (): Record<(typeof ops)[number], number[]> => ({ create: [], start: [], status: [], statusWire: [], exec: [], stop: [], remove: [] });
   const shim = fresh();
   const raw = fresh();
   const sandboxConfig = { metadata: { name: `${tag}-pod`, namespace: 'bench', uid: `${tag}-uid`, attempt: 0 }, logDirectory, labels: { bench: tag }, linux: {} };
@@ -35,6 +37,7 @@ export async function containerLifecycle(n: number): Promise<string> {
       const { containerId } = await timed(s.create, () => cri.runtime.CreateContainer({ podSandboxId: podSandboxId as string, config, sandboxConfig }));
       await timed(s.start, () => cri.runtime.StartContainer({ containerId }));
       await timed(s.status, () => cri.runtime.ContainerStatus({ containerId }));
+      await timed(s.statusWire, () => wire.runtime.ContainerStatus({ containerId }));
       await timed(s.exec, () => cri.runtime.ExecSync({ containerId, cmd: ['true'], timeout: 10 }));
       await timed(s.stop, () => cri.runtime.StopContainer({ containerId, timeout: 0 }));
       await timed(s.remove, () => cri.runtime.RemoveContainer({ containerId }));
@@ -51,16 +54,22 @@ export async function containerLifecycle(n: number): Promise<string> {
       );
       await timed(r.start, () => c.start());
       await timed(r.status, () => c.inspect());
+      await timed(r.statusWire, () => c.inspect());
       await timed(r.exec, () => rawExec(c, ['true']));
       await timed(r.stop, () => c.stop({ t: 0 }));
       await timed(r.remove, () => c.remove({ force: true, v: true }));
     }
   } finally {
     await cri.runtime.RemovePodSandbox({ podSandboxId }).catch(() => undefined);
+    wire.close();
     await cri.stop();
     rmSync(logDirectory, { recursive: true, force: true });
   }
-  const rows: Row[] = ops.map((op) => row(op === 'exec' ? 'exec (ExecSync `true`; raw: exec create, start, read to the end, inspect)' : op, shim[op], raw[op]));
+  const label: Partial<Record<(typeof ops)[number], string>> = {
+    statusWire: `status again, ${WIRE_CLIENT} (raw: a second inspect; not in the whole lifecycle)`,
+    exec: 'exec (ExecSync `true`; raw: exec create, start, read to the end, inspect)',
+  };
+  const rows: Row[] = ops.map((op) => row(label[op] ?? op, shim[op], raw[op]));
   const total = (o: ReturnType<typeof fresh>): number[] => o.create.map((_, i) => cycleOps.reduce((sum, op) => sum + (o[op][i] ?? 0), 0));
   rows.push(row('whole lifecycle', total(shim), total(raw)));
   const byOp = (op: string): Row => rows.find((r) => r.op === op) as Row;
