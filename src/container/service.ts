@@ -161,7 +161,7 @@ export class ContainerService {
     // kubelet names the image as it pulled it; Docker records it as given, so status shows that name
     body.Image = imageRef;
     const dockerName = body.name as string;
-    return this.locks.run(dockerName, async () => ({ containerId: await this.index.change(dockerName, () => this.create(body, sandbox.Id), (id) => id, { answerFirst: true }) }));
+    return this.locks.run(dockerName, async () => ({ containerId: await this.index.change(dockerName, () => this.create(body, sandbox.Id), (id) => id) }));
   }
 
   /** A taken name is an earlier attempt of this same create: its container is the answer. */

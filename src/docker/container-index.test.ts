@@ -13,9 +13,6 @@ function fakeEngine() {
   let listings = 0;
   const docker = {
     holdListing: undefined as Promise<void> | undefined,
-    holdInspect: undefined as Promise<void> | undefined,
-    failInspects: 0,
-    inspects: 0,
     async subscribeEvents(_filter: unknown, onEvent: (e: DockerEvent) => void, onEnd: (err?: Error) => void) {
       streams.push({ onEvent, onEnd });
       return { close: () => undefined };
@@ -27,12 +24,6 @@ function fakeEngine() {
       return ids;
     },
     async inspectContainer(id: string): Promise<ContainerInspect | undefined> {
-      docker.inspects++;
-      await docker.holdInspect;
-      if (docker.failInspects > 0) {
-        docker.failInspects--;
-        throw new Error('Docker is not answering');
-      }
       return containers.get(id);
     },
   };
@@ -103,43 +94,5 @@ describe('ContainerIndex', () => {
     await started;
     expect(index.isSynced).toBe(false);
     expect(syncs).toBe(0);
-  });
-
-  it('answers a change made with answerFirst before its read, and finds and lists wait for that read', async () => {
-    const e = fakeEngine();
-    const index = new ContainerIndex(e.docker as unknown as DockerClient, createLogger('silent'));
-    await index.start();
-    const b = 'b'.repeat(64);
-    let release: (() => void) | undefined;
-    e.docker.holdInspect = new Promise<void>((r) => (release = r));
-    const id = await index.change('k8s_new', async () => (e.containers.set(b, inspect(b)), b), (created) => created, { answerFirst: true });
-    expect(id).toBe(b);
-    expect(index.get(b)).toBeUndefined();
-    let found = false;
-    const finding = index.find(b, TYPE_CONTAINER, 'ContainerStatus').then((c) => ((found = true), c));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(found).toBe(false);
-    release!();
-    expect((await finding)?.Id).toBe(b);
-    expect([...index.values()].map((c) => c.Id)).toContain(b);
-    index.stop();
-  });
-
-  it('reads again at the next find when the read after an answered change failed, and gives that find the error of a second failure', async () => {
-    const e = fakeEngine();
-    const index = new ContainerIndex(e.docker as unknown as DockerClient, createLogger('silent'));
-    await index.start();
-    const b = 'b'.repeat(64);
-    e.docker.inspects = 0;
-    e.docker.failInspects = 2;
-    await index.change('k8s_new', async () => (e.containers.set(b, inspect(b)), b), (created) => created, { answerFirst: true });
-    await expect(index.find(b, TYPE_CONTAINER, 'StartContainer')).rejects.toThrow(/not answering/);
-    expect(e.docker.inspects).toBe(2);
-    expect((await index.find(b, TYPE_CONTAINER, 'StartContainer'))?.Id).toBe(b);
-    expect(e.docker.inspects).toBe(3);
-    // once read, a find reads nothing more
-    await index.find(b, TYPE_CONTAINER, 'ContainerStatus');
-    expect(e.docker.inspects).toBe(3);
-    index.stop();
   });
 });

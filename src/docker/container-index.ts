@@ -25,8 +25,6 @@ export class ContainerIndex {
   private readonly lostListeners = new Set<() => void>();
   /** Docker IDs and names of containers dockercri is changing, with how many changes are running. */
   private readonly changing = new Map<string, number>();
-  /** Reads after a change whose caller was answered first (see change()); ready() waits for them. */
-  private readonly unread = new Map<string, Promise<void>>();
   private readonly events: EventFollow;
   /** Events that arrive while Docker's containers are being listed, handled once the listing is in. */
   private buffered: DockerEvent[] | undefined = [];
@@ -156,13 +154,8 @@ export class ContainerIndex {
    * Docker's events for the container meanwhile start no read of their own: a read while Docker is
    * still answering makes the answer slower (a create by 2 to 4 ms, as Docker is still writing the
    * new container's files), and the read after the answer sees at least what they would have.
-   *
-   * With `answerFirst` a successful change resolves before its read is in, and ready() (so every
-   * find and list) waits for that read: a caller's next rpc still sees the change, and the read
-   * overlaps the answer's way back to it. For a create, whose result the caller has no other way
-   * to reach than through the index.
    */
-  async change<T>(key: string, work: () => Promise<T>, idOf: (result: T) => string = () => key, opts: { answerFirst?: boolean } = {}): Promise<T> {
+  async change<T>(key: string, work: () => Promise<T>, idOf: (result: T) => string = () => key): Promise<T> {
     this.changing.set(key, (this.changing.get(key) ?? 0) + 1);
     const done = (): void => {
       const left = (this.changing.get(key) ?? 1) - 1;
@@ -178,32 +171,8 @@ export class ContainerIndex {
       throw err;
     }
     done();
-    if (opts.answerFirst) this.readBeforeNextFind(idOf(result));
-    else await this.refresh(idOf(result));
+    await this.refresh(idOf(result));
     return result;
-  }
-
-  private readBeforeNextFind(dockerId: string): void {
-    const read = this.refresh(dockerId);
-    this.unread.set(dockerId, read);
-    read.then(
-      () => {
-        if (this.unread.get(dockerId) === read) this.unread.delete(dockerId);
-      },
-      () => undefined,
-    );
-  }
-
-  /** Waits for the reads change() left in flight; one that failed is tried again, and its error is the caller's. */
-  private async readsAfterAnswers(): Promise<void> {
-    await Promise.all(
-      [...this.unread].map(([dockerId, read]) =>
-        read.catch(async () => {
-          if (this.unread.get(dockerId) === read) this.readBeforeNextFind(dockerId);
-          await this.unread.get(dockerId);
-        }),
-      ),
-    );
   }
 
   /** Drops a container dockercri has just removed. */
@@ -224,17 +193,10 @@ export class ContainerIndex {
     }
   }
 
-  /**
-   * Resolves once the index mirrors Docker, with every change already answered in it; UNAVAILABLE
-   * when Docker cannot be followed in time.
-   */
+  /** Resolves once the index mirrors Docker; UNAVAILABLE when Docker cannot be followed in time. */
   async ready(): Promise<void> {
-    if (!this.synced) await this.synchronised();
-    if (this.unread.size > 0) await this.readsAfterAnswers();
-  }
-
-  private synchronised(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    if (this.synced) return;
+    await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
         reject(new CriError(Code.UNAVAILABLE, `Docker Engine is unreachable: ${this.lastSyncError ?? 'the event stream is reconnecting'}`));
