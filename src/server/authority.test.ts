@@ -258,7 +258,6 @@ describe('AuthorityRewriter', () => {
     const input = Buffer.concat([PREFACE, frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x1, 0x1 | 0x4 | 0x8 | 0x20, 1, padded), frame(0x0, 0x1, 3, Buffer.from('data'))]);
     const out: Buffer[] = [];
     for (const b of input) out.push(...r.push(Buffer.from([b])));
-    expect(r.rewriting).toBe(true);
     const frames = framesOf(Buffer.concat(out));
     expect(frames.map((f) => [f.type, f.flags])).toEqual([
       [0x4, 0],
@@ -269,17 +268,19 @@ describe('AuthorityRewriter', () => {
     expect(frames[2]!.payload.toString()).toBe('data');
   });
 
-  it('passes a connection with a valid :authority through byte for byte', () => {
+  it('keeps a valid :authority of a later request and replaces an invalid one', () => {
     const r = new AuthorityRewriter();
-    const input = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, headersBlock('localhost')), frame(0x1, 0x4, 3, headersBlock('/run/later.sock'))]);
-    expect(Buffer.concat(r.push(input))).toEqual(input);
-    expect(r.passingThrough).toBe(true);
+    const input = Buffer.concat([PREFACE, frame(0x1, 0x4, 1, headersBlock('example:50051')), frame(0x1, 0x4, 3, headersBlock('/run/later.sock'))]);
+    const frames = framesOf(Buffer.concat(r.push(input)));
+    const decoder = new HpackDecoder();
+    expect(frames.map((f) => decoder.decode(f.payload).find((h) => h.name === ':authority')?.value)).toEqual(['example:50051', 'localhost']);
   });
 
-  it('passes what is not HTTP/2 through untouched', () => {
+  it('refuses what is not HTTP/2, at its first byte that differs from the preface', () => {
+    expect(() => new AuthorityRewriter().push(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).toThrow(ProtocolError);
     const r = new AuthorityRewriter();
-    const input = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect(Buffer.concat(r.push(input))).toEqual(input);
+    expect(r.push(PREFACE.subarray(0, 5))).toEqual([]);
+    expect(() => r.push(Buffer.from('X'))).toThrow(/preface/);
   });
 
   it.each([

@@ -38,47 +38,30 @@ const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]*$/;
 
 export const authorityIsValid = (authority: string): boolean => VALID_AUTHORITY.test(authority);
 
-type Mode = 'undecided' | 'passthrough' | 'rewrite';
-
 export class ProtocolError extends Error {}
 
-/** Turns a client's inbound HTTP/2 bytes into bytes whose header blocks carry a valid :authority. */
+/**
+ * Turns the inbound bytes of an HTTP/2 connection whose first request had an :authority nghttp2
+ * refuses (FirstRequest decided so) into bytes whose header blocks all carry a valid one: each
+ * block is decoded and encoded again, with literals only. Other frames pass as they are.
+ */
 export class AuthorityRewriter {
   private readonly queue = new ByteQueue();
   private readonly blocks = new HeaderBlocks();
-  /** The frames of the header block being read, forwarded as they are when it needs no rewrite. */
-  private blockFrames: Buffer[] = [];
   private prefaceChecked = false;
-  private mode: Mode = 'undecided';
   /** Payload bytes of the current non-header frame still to forward as they come. */
   private forwardLeft = 0;
 
-  get rewriting(): boolean {
-    return this.mode === 'rewrite';
-  }
-
-  get passingThrough(): boolean {
-    return this.mode === 'passthrough';
-  }
-
   /** The bytes to hand on for `chunk`; throws ProtocolError on what no HTTP/2 server would accept. */
   push(chunk: Buffer): Buffer[] {
-    if (this.mode === 'passthrough') return [chunk];
     this.queue.push(chunk);
     const out: Buffer[] = [];
     if (!this.prefaceChecked) {
-      if (this.queue.size < PREFACE.length) {
-        if (!PREFACE.subarray(0, this.queue.size).equals(this.queue.peek(this.queue.size))) this.passThrough(out);
-        return out;
-      }
-      const preface = this.queue.take(PREFACE.length);
-      out.push(preface);
+      const seen = Math.min(this.queue.size, PREFACE.length);
+      if (!PREFACE.subarray(0, seen).equals(this.queue.peek(seen))) throw new ProtocolError('not an HTTP/2 connection preface');
+      if (this.queue.size < PREFACE.length) return out;
+      out.push(this.queue.take(PREFACE.length));
       this.prefaceChecked = true;
-      // not HTTP/2 with prior knowledge: nothing to rewrite, and the server answers it as it will
-      if (!preface.equals(PREFACE)) {
-        this.passThrough(out);
-        return out;
-      }
     }
     for (;;) {
       if (this.forwardLeft > 0) {
@@ -87,10 +70,6 @@ export class AuthorityRewriter {
         out.push(this.queue.take(n));
         this.forwardLeft -= n;
         continue;
-      }
-      if (this.passingThrough) {
-        this.passThrough(out);
-        break;
       }
       if (this.queue.size < FRAME_HEADER) break;
       const header = this.queue.peek(FRAME_HEADER);
@@ -108,25 +87,9 @@ export class AuthorityRewriter {
     return out;
   }
 
-  private passThrough(out: Buffer[]): void {
-    this.mode = 'passthrough';
-    if (this.queue.size > 0) out.push(this.queue.take(this.queue.size));
-  }
-
   private headerFrame(frame: Buffer, out: Buffer[]): void {
-    this.blockFrames.push(frame);
     const block = this.blocks.add(frame);
     if (!block) return;
-    const frames = this.blockFrames;
-    this.blockFrames = [];
-    if (this.mode === 'undecided') {
-      const authority = block.fields.find((f) => f.name === ':authority');
-      this.mode = authority === undefined || authorityIsValid(authority.value) ? 'passthrough' : 'rewrite';
-    }
-    if (this.mode === 'passthrough') {
-      out.push(...frames);
-      return;
-    }
     for (const f of block.fields) if (f.name === ':authority' && !authorityIsValid(f.value)) f.value = REPLACEMENT;
     out.push(...framesFor(block.streamId, block.endStream, encodeLiterals(block.fields)));
   }
