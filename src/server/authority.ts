@@ -57,9 +57,9 @@ export class AuthorityRewriter {
     this.queue.push(chunk);
     const out: Buffer[] = [];
     if (!this.prefaceChecked) {
-      const seen = Math.min(this.queue.size, PREFACE.length);
-      if (!PREFACE.subarray(0, seen).equals(this.queue.peek(seen))) throw new ProtocolError('not an HTTP/2 connection preface');
-      if (this.queue.size < PREFACE.length) return out;
+      const preface = prefaceSoFar(this.queue);
+      if (preface === 'differs') throw new ProtocolError('not an HTTP/2 connection preface');
+      if (preface === 'partial') return out;
       out.push(this.queue.take(PREFACE.length));
       this.prefaceChecked = true;
     }
@@ -186,9 +186,9 @@ export class FirstRequest {
 
   private read(replies: Buffer[]): void {
     if (!this.prefaceChecked) {
-      const n = Math.min(this.queue.size, PREFACE.length);
-      if (!this.queue.peek(n).equals(PREFACE.subarray(0, n))) return this.decide('native');
-      if (n < PREFACE.length) return;
+      const preface = prefaceSoFar(this.queue);
+      if (preface === 'differs') return this.decide('native');
+      if (preface === 'partial') return;
       this.hold(this.queue.take(PREFACE.length));
       this.prefaceChecked = true;
     }
@@ -272,6 +272,13 @@ export function acceptConnection(socket: Socket, serve: (connection: Duplex) => 
   socket.on('data', onData);
   socket.on('end', onEnd);
   socket.write(EMPTY_SETTINGS);
+}
+
+/** How the bytes at the front of `queue` compare with the client's connection preface. */
+function prefaceSoFar(queue: ByteQueue): 'differs' | 'partial' | 'whole' {
+  const n = Math.min(queue.size, PREFACE.length);
+  if (!queue.peek(n).equals(PREFACE.subarray(0, n))) return 'differs';
+  return n < PREFACE.length ? 'partial' : 'whole';
 }
 
 /** The header block fragment a HEADERS or CONTINUATION frame carries, without padding and priority. */
