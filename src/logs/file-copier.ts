@@ -9,13 +9,13 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Server } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Code, CriError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openTarget, type Resume } from './cri-target.js';
 import { parseCriLine, timestampNs } from './cri-format.js';
 import { convertEntries, fixedTime } from './json-file.js';
-import { JsonLogChain } from './json-log-chain.js';
+import { JsonLogChain, siblingIndex } from './json-log-chain.js';
 import type { Copier, CopyStatus } from './copier.js';
 import { appendFully, openForAppend, removeSymlink } from './log-file.js';
 import type { LogPosition, PositionFile, PositionStore } from './position.js';
@@ -386,7 +386,11 @@ export class FileCopier implements Copier {
 
   private startWatching(): void {
     try {
-      this.watcher = watch(dirname(this.o.dockerLogPath), { persistent: false }, (event) => {
+      const base = basename(this.o.dockerLogPath);
+      this.watcher = watch(dirname(this.o.dockerLogPath), { persistent: false }, (event, name) => {
+        // Docker's directory for the container also holds its state files, rewritten many times at
+        // every start and stop: only the log's own files wake the copier
+        if (name && siblingIndex(base, name) === undefined) return;
         // a rotation: open the new file at once, before Docker can rotate it away
         if (event === 'rename' && this.chainStarted) this.chain.discover().catch(() => undefined);
         this.kick();

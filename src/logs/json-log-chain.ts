@@ -36,6 +36,13 @@ export interface Lost {
   nextTime?: string;
 }
 
+/** Where a file named `name` stands in the chain of Docker's log `base` (0 the live file, N its Nth rotation); undefined for any other file. */
+export function siblingIndex(base: string, name: string): number | undefined {
+  if (name === base) return 0;
+  if (name.startsWith(`${base}.`) && /^\d+$/.test(name.slice(base.length + 1))) return Number(name.slice(base.length + 1));
+  return undefined;
+}
+
 /** Docker's log and its rotated siblings that exist now, oldest first. */
 export async function siblings(logPath: string): Promise<Sibling[]> {
   const base = basename(logPath);
@@ -43,10 +50,8 @@ export async function siblings(logPath: string): Promise<Sibling[]> {
   const names = await readdir(dir);
   const found: Sibling[] = [];
   for (const name of names) {
-    let index: number;
-    if (name === base) index = 0;
-    else if (name.startsWith(`${base}.`) && /^\d+$/.test(name.slice(base.length + 1))) index = Number(name.slice(base.length + 1));
-    else continue;
+    const index = siblingIndex(base, name);
+    if (index === undefined) continue;
     try {
       const st = await stat(join(dir, name));
       if (st.isFile()) found.push({ path: join(dir, name), ino: st.ino, index });
