@@ -209,6 +209,17 @@ describe('acceptConnection with a client that waits for the server to speak firs
     c.socket.destroy();
   });
 
+  it('closes a client that sends PING after PING without acknowledging the SETTINGS', async () => {
+    const f = await serve(true);
+    const c = new RawClient(f.path);
+    const closed = new Promise<void>((resolve) => c.socket.on('close', () => resolve()));
+    const ping = frame(0x6, 0, 0, Buffer.from('keepaliv'));
+    c.send(PREFACE, frame(0x4, 0, 0, Buffer.alloc(0)), ...Array.from({ length: 150 }, () => ping));
+    await closed;
+    expect(c.frames.filter((fr) => fr.type === 0x6).length).toBeLessThanOrEqual(100);
+    expect(f.native).toEqual([]);
+  });
+
   it('closes a connection that ends before its first request', async () => {
     const f = await serve(true);
     const c = new RawClient(f.path);
@@ -390,6 +401,21 @@ describe('FirstRequest', () => {
     expect(f.decision).toBe(decision);
     expect(pushed).toBeLessThan(200);
     expect(f.take().length).toBe(PREFACE.length + settings.length + pushed * chunk.length);
+  });
+
+  it.each([
+    ['closes', false, 'close'],
+    ['hands on', true, 'native'],
+  ])('answers 100 PINGs before the first request, then %s the connection when its SETTINGS ACK has come: %s', (_what, acked, decision) => {
+    const f = new FirstRequest();
+    f.push(Buffer.concat([PREFACE, settings, ...(acked ? [settingsAck] : [])]));
+    const ping = frame(0x6, 0, 0, Buffer.from('12345678'));
+    for (let i = 0; i < 100; i++) expect(f.push(ping)).toHaveLength(1);
+    expect(f.decision).toBeUndefined();
+    // the 101st goes to the server unanswered, with what came after it
+    expect(f.push(Buffer.concat([ping, data]))).toEqual([]);
+    expect(f.decision).toBe(decision);
+    expect(f.take()).toEqual(Buffer.concat([PREFACE, settings, ping, data]));
   });
 
   it('is the preface a server may send first', () => {

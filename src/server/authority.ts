@@ -132,6 +132,12 @@ class HeaderBlocks {
 export const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
 /** What a connection may send before its first request is complete; beyond it, nghttp2 judges. */
 const MAX_HELD = MAX_HEADER_BLOCK + 64 * 1024;
+/**
+ * PINGs answered before the first request. A client that sends more is left to the server (or
+ * closed, as for MAX_HELD): nghttp2 limits a flood of frames that need an answer, and a client that
+ * never reads them would otherwise make the answers pile up in the socket's buffer here.
+ */
+const MAX_EARLY_PINGS = 100;
 
 /** `close`: the client sent too much before acknowledging dockercri's SETTINGS, so no server can take the connection over. */
 export type FirstRequestDecision = 'native' | 'rewrite' | 'close';
@@ -144,7 +150,8 @@ export type FirstRequestDecision = 'native' | 'rewrite' | 'close';
  * takes the connection sends its own SETTINGS after it. nghttp2 would refuse the ACK of a SETTINGS
  * frame it did not send, so the client's first SETTINGS ACK is answered here and never handed on,
  * and the decision waits for it. A PING before the first request (a keepalive without streams) is
- * answered here too. Everything else the client sent is held, in order, for the server.
+ * answered here too, up to MAX_EARLY_PINGS of them. Everything else the client sent is held, in
+ * order, for the server.
  *
  * Framing errors are not judged here: the connection goes to the server unchanged, which answers
  * them as HTTP/2 says.
@@ -155,6 +162,7 @@ export class FirstRequest {
   private heldBytes = 0;
   private prefaceChecked = false;
   private acked = false;
+  private pings = 0;
   /** The first header block's :authority once it has been read: null when it had none. */
   private authority: string | null | undefined;
   private readonly blocks = new HeaderBlocks();
@@ -198,7 +206,7 @@ export class FirstRequest {
       if (length > MAX_FRAME) throw new ProtocolError(`a frame of ${length} bytes`);
       if (this.queue.size < FRAME_HEADER + length) return;
       this.frame(this.queue.take(FRAME_HEADER + length), replies);
-      if (this.acked && this.authority !== undefined) this.decide(this.authority === null || authorityIsValid(this.authority) ? 'native' : 'rewrite');
+      if (!this.decision && this.acked && this.authority !== undefined) this.decide(this.authority === null || authorityIsValid(this.authority) ? 'native' : 'rewrite');
     }
   }
 
@@ -211,6 +219,10 @@ export class FirstRequest {
       return;
     }
     if (!inBlock && type === PING && !(flags & ACK) && frame.length === FRAME_HEADER + 8) {
+      if (++this.pings > MAX_EARLY_PINGS) {
+        this.hold(frame);
+        return this.decide(this.acked ? 'native' : 'close');
+      }
       const pong = Buffer.from(frame);
       pong[4] = ACK;
       replies.push(pong);
