@@ -323,6 +323,11 @@ describe('FirstRequest', () => {
   const settingsAck = frame(0x4, 0x1, 0, Buffer.alloc(0));
   const windowUpdate = frame(0x8, 0, 0, Buffer.from([0, 0, 0x10, 0]));
   const data = frame(0x0, 0x1, 1, Buffer.from('body'));
+  /** What becomes of a connection the reader stops holding: closed before its SETTINGS ACK, handed on after it. */
+  const UNTIL_ACKED = [
+    ['closes', false, 'close'],
+    ['hands on', true, 'native'],
+  ] as const;
 
   it('waits for the first request and the ACK of its own SETTINGS, fed one byte at a time, and holds all but that ACK', () => {
     const f = new FirstRequest();
@@ -386,10 +391,7 @@ describe('FirstRequest', () => {
     expect(f.take()).toEqual(input);
   });
 
-  it.each([
-    ['closes', false, 'close'],
-    ['hands on', true, 'native'],
-  ])('stops holding a client that sends megabytes without a request: %s it when its SETTINGS ACK has come: %s', (_what, acked, decision) => {
+  it.each(UNTIL_ACKED)('stops holding a client that sends megabytes without a request: %s it when its SETTINGS ACK has come: %s', (_what, acked, decision) => {
     const f = new FirstRequest();
     f.push(Buffer.concat([PREFACE, settings, ...(acked ? [settingsAck] : [])]));
     const chunk = frame(0x0, 0, 1, Buffer.alloc(16_384));
@@ -403,10 +405,7 @@ describe('FirstRequest', () => {
     expect(f.take().length).toBe(PREFACE.length + settings.length + pushed * chunk.length);
   });
 
-  it.each([
-    ['closes', false, 'close'],
-    ['hands on', true, 'native'],
-  ])('answers 100 PINGs before the first request, then %s the connection when its SETTINGS ACK has come: %s', (_what, acked, decision) => {
+  it.each(UNTIL_ACKED)('answers 100 PINGs before the first request, then %s the connection when its SETTINGS ACK has come: %s', (_what, acked, decision) => {
     const f = new FirstRequest();
     f.push(Buffer.concat([PREFACE, settings, ...(acked ? [settingsAck] : [])]));
     const ping = frame(0x6, 0, 0, Buffer.from('12345678'));
