@@ -51,7 +51,7 @@ export async function logCopy(mb = 100): Promise<string> {
   await run('docker', ['rm', '-f', name]);
 
   const dir = mkdtempSync(join(tmpdir(), 'dockercri-bench-logs-'));
-  const cri = await startDockercri({ args: [`--cri-dockerd-root-directory=${join(dir, 'root')}`] });
+  const cri = await startDockercri({ args: [`--cri-dockerd-root-directory=${join(dir, 'root')}`], nodeArgs: (process.env.DOCKERCRI_NODE_ARGS ?? '').split(' ').filter(Boolean) });
   try {
     const cpu0 = cpuSeconds(cri.proc.pid!);
     const pod = await runPodWithContainer(cri.runtime, { run: runId, logRoot: join(dir, 'pods'), command: ['sh', '-c', writer(lines)], network: NS.NODE });
