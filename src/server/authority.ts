@@ -179,8 +179,7 @@ export class FirstRequest {
       if (!(err instanceof ProtocolError)) throw err;
       this.decide('native');
     }
-    // handed on before the ACK came, the connection would pass that ACK to a server that never sent the SETTINGS
-    if (!this.decision && this.heldBytes + this.queue.size > MAX_HELD) this.decide(this.acked ? 'native' : 'close');
+    if (!this.decision && this.heldBytes + this.queue.size > MAX_HELD) this.stopHolding();
     return replies;
   }
 
@@ -221,7 +220,7 @@ export class FirstRequest {
     if (!inBlock && type === PING && !(flags & ACK) && frame.length === FRAME_HEADER + 8) {
       if (++this.pings > MAX_EARLY_PINGS) {
         this.hold(frame);
-        return this.decide(this.acked ? 'native' : 'close');
+        return this.stopHolding();
       }
       const pong = Buffer.from(frame);
       pong[4] = ACK;
@@ -239,6 +238,12 @@ export class FirstRequest {
   private hold(bytes: Buffer): void {
     this.held.push(bytes);
     this.heldBytes += bytes.length;
+  }
+
+  /** Gives up waiting for the first request: the connection goes to the server, or is closed before the ACK came. */
+  private stopHolding(): void {
+    // handed on before the ACK came, the connection would pass that ACK to a server that never sent the SETTINGS
+    this.decide(this.acked ? 'native' : 'close');
   }
 
   private decide(decision: FirstRequestDecision): void {
