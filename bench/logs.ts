@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startDockercri, uniq } from '../integration/harness.js';
 import { NS, removeRunContainers, runPodWithContainer } from '../integration/pods.js';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, dockercriNodeArgs } from './proc.js';
 
 const run = promisify(execFile);
 const IMAGE = 'dockercri-test/busybox:latest';
@@ -51,7 +51,7 @@ export async function logCopy(mb = 100): Promise<string> {
   await run('docker', ['rm', '-f', name]);
 
   const dir = mkdtempSync(join(tmpdir(), 'dockercri-bench-logs-'));
-  const cri = await startDockercri({ args: [`--cri-dockerd-root-directory=${join(dir, 'root')}`], nodeArgs: (process.env.DOCKERCRI_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+  const cri = await startDockercri({ args: [`--cri-dockerd-root-directory=${join(dir, 'root')}`], nodeArgs: dockercriNodeArgs() });
   try {
     const cpu0 = cpuSeconds(cri.proc.pid!);
     const pod = await runPodWithContainer(cri.runtime, { run: runId, logRoot: join(dir, 'pods'), command: ['sh', '-c', writer(lines)], network: NS.NODE });

@@ -1,4 +1,5 @@
-// What the kernel says of a process: CPU time and resident memory, from /proc.
+// What the kernel says of a process (CPU time and resident memory, from /proc), and the node flags
+// a bench starts dockercri's process with.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100;
@@ -48,4 +49,9 @@ export function pidOf(comm: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/** Flags for dockercri's node from DOCKERCRI_NODE_ARGS (space-separated), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+export function dockercriNodeArgs(): string[] {
+  return (process.env.DOCKERCRI_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }

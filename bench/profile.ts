@@ -5,12 +5,12 @@
 import { startDockercri } from '../integration/harness.js';
 import { BenchPods } from './pods.js';
 import { kubeletLikePolling } from './polling.js';
-import { rssMiB } from './proc.js';
+import { dockercriNodeArgs, rssMiB } from './proc.js';
 
 const pods = Number(process.argv[2] ?? 30);
 const seconds = Number(process.argv[3] ?? 60);
 const spawned = Date.now();
-const cri = await startDockercri({ args: ['--log-level=warn'], nodeArgs: (process.env.DOCKERCRI_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+const cri = await startDockercri({ args: ['--log-level=warn'], nodeArgs: dockercriNodeArgs() });
 const set = new BenchPods(cri, `prof-${process.pid}`);
 try {
   await set.growTo(pods);
