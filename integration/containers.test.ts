@@ -766,6 +766,30 @@ describe('logs', () => {
     await sleep(500);
     expect(counters(await readLog(logPath))).toEqual(range(count));
   });
+
+  it('a second dockercri waiting to copy a log does not bring the file back once the first removed the container', async () => {
+    const containerId = await runContainer(pod, { command: ['sh', '-c', 'echo ready; exec sleep 100000'] });
+    const logPath = (await status(containerId)).logPath ?? '';
+    expect(await logHas(logPath, (lines) => reassemble(lines, 'stdout') === 'ready\n')).toBe(true);
+    // an overlapping restart: the new process finds the file's writer lock held and waits for it
+    const second = await start(engine);
+    try {
+      const waiting = () => second.log().split('\n').some((l) => l.includes(containerId) && l.includes('another process writes this log file'));
+      for (let i = 0; i < 100 && !waiting(); i++) await sleep(100);
+      expect(waiting()).toBe(true);
+      await cri.runtime.StopContainer({ containerId, timeout: 0 });
+      await cri.runtime.RemoveContainer({ containerId });
+      expect(await readFile(logPath).catch((err: NodeJS.ErrnoException) => err.code)).toBe('ENOENT');
+      for (let i = 0; i < 100 && (await second.runtime.ContainerStatus({ containerId }).then(() => true, () => false)); i++) await sleep(100);
+      expect((await grpcError(second.runtime.ContainerStatus({ containerId }))).code).toBe(Code.NOT_FOUND);
+      // the waiting copier looks again every 2 s: give it two looks at the freed lock
+      await sleep(4500);
+      expect(await readFile(logPath).catch((err: NodeJS.ErrnoException) => err.code)).toBe('ENOENT');
+      expect(second.log()).not.toMatch(/"level":(50|60)/);
+    } finally {
+      await second.stop();
+    }
+  });
 });
 
 describe('ExecSync', () => {

@@ -6,7 +6,7 @@
 // between the two finds more lines in the CRI file than its record says; it converts the same
 // entries again (which gives the same bytes) and skips exactly that many lines. Docker's files are
 // followed as files: held open, read to their end before the next one, woken by inotify.
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { basename, dirname } from 'node:path';
@@ -146,9 +146,15 @@ export class FileCopier implements Copier {
   }
 
   private async run(): Promise<void> {
-    // another process writes this file already: wait until it lets go
+    // another process writes this file already: wait until it lets go, or the container is gone
     while (!this.stopped) {
       this.lock = await tryLockLogFile(this.o.criPath);
+      // Docker removes a container's directory with it; the process that let go may have removed
+      // the container and its CRI file, which opening the file now would bring back
+      if (!existsSync(dirname(this.o.dockerLogPath))) {
+        this.o.log.debug('the container is gone; its log is not copied');
+        return;
+      }
       if (this.lock) break;
       this.o.log.debug('another process writes this log file; waiting');
       await this.sleep(LOCK_RETRY_MS);
