@@ -3,7 +3,7 @@
 // (addresses in the netns, host-local's store, iptables nat rules, libcni's cache) is checked.
 // Everything is uniquely named, so the file can run next to any other test, and removed at the end.
 import { execFile } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriError } from '../src/errors.js';
 import { CniManager, type PodNetworkRequest } from '../src/network/cni.js';
 import { cacheResults, freeSubnet, removeNatRules } from './cni-net.js';
+import { freePort } from './pods.js';
 
 const run = promisify(execFile);
 const sh = async (cmd: string, ...args: string[]): Promise<string> => (await run(cmd, args, { maxBuffer: 16 << 20 })).stdout;
@@ -49,8 +50,6 @@ function newSandbox(hostPort = 0): string {
   sandboxes.set(id, hostPort);
   return id;
 }
-
-const freePort = (): number => randomInt(20000, 40000);
 
 const manager = (dir = confDir, binDirs = [PLUGINS]): CniManager => new CniManager({ confDir: dir, binDirs, cacheDir, mtu: 0, log });
 
@@ -128,7 +127,7 @@ afterAll(async () => {
 describe('CniManager with the real plugins', () => {
   it('sets a pod up (IP in the netns, hostport rules, libcni cache) and tears it all down, twice', async () => {
     const ns = await newNetns();
-    const hostPort = freePort();
+    const hostPort = await freePort();
     const id = newSandbox(hostPort);
     const cni = manager();
 
@@ -165,7 +164,7 @@ describe('CniManager with the real plugins', () => {
 
   it('tears down from the cache in a new process, after the network config is gone', async () => {
     const ns = await newNetns();
-    const hostPort = freePort();
+    const hostPort = await freePort();
     const id = newSandbox(hostPort);
     const { ips } = await manager().setUp(request(id, ns.path, hostPort));
     expect(await storedIps(id)).toEqual(ips);
@@ -183,7 +182,7 @@ describe('CniManager with the real plugins', () => {
 
   it('releases the IP and the rules when the netns is already gone', async () => {
     const ns = await newNetns();
-    const hostPort = freePort();
+    const hostPort = await freePort();
     const id = newSandbox(hostPort);
     await manager().setUp(request(id, ns.path, hostPort));
     await sh('ip', 'netns', 'del', ns.name);
@@ -201,7 +200,7 @@ describe('CniManager with the real plugins', () => {
     await sh('mkdir', '-p', badConf);
     await writeFile(join(badConf, '10-test.conflist'), conflist([{ type: missing }]));
     const ns = await newNetns();
-    const hostPort = freePort();
+    const hostPort = await freePort();
     const id = newSandbox(hostPort);
 
     const err = (await manager(badConf, [join(root, 'no-such-dir'), PLUGINS]).setUp(request(id, ns.path, hostPort)).catch((e: unknown) => e)) as CriError;
@@ -219,7 +218,7 @@ describe('CniManager with the real plugins', () => {
     const pods = await Promise.all(
       Array.from({ length: 10 }, async () => {
         const ns = await newNetns();
-        const hostPort = freePort();
+        const hostPort = await freePort();
         return { ns, hostPort, id: newSandbox(hostPort) };
       }),
     );

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateEngine } from './engine.js';
 import { BUSYBOX, startDockercri, subscribeEvents, testEnv, uniq, type Dockercri, type EventSubscription } from './harness.js';
-import { NS, eventually, runPodWithContainer } from './pods.js';
+import { NS, eventually, runPodWithContainer, untilSubscribed } from './pods.js';
 
 const run = uniq('events-restart');
 const Event = { CREATED: 0, STARTED: 1, STOPPED: 2, DELETED: 3 } as const;
@@ -21,7 +21,6 @@ let cri: Dockercri;
 const typesOf = (sub: EventSubscription, id: string): number[] => sub.events.filter((e) => e.containerId === id).map((e) => e.containerEventType ?? 0);
 /** Where in the subscriber's stream the first event of this type for this object arrived. */
 const positionOf = (sub: EventSubscription, id: string, type: number): number => sub.events.findIndex((e) => e.containerId === id && e.containerEventType === type);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a pod (on the private engine's own network namespace) with one running busybox container. */
 async function runPodWithSleeper(): Promise<{ sandboxId: string; containerId: string }> {
@@ -54,8 +53,7 @@ describe('GetContainerEvents across a restart of Docker', () => {
   it.each(['SIGTERM', 'SIGKILL'] as const)('a subscriber connected across a %s of the engine misses no transition', async (signal) => {
     const subs = [subscribeEvents(cri.socket), subscribeEvents(cri.socket)];
     try {
-      // let both streams reach the server before anything happens
-      await sleep(300);
+      await untilSubscribed(cri.runtime, subs, run);
       const before = await runPodWithSleeper();
       for (const sub of subs) expect(await eventually(async () => typesOf(sub, before.containerId).includes(Event.STARTED))).toBe(true);
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockercri, subscribeEvents, uniq, type Dockercri, type EventSubscription } from './harness.js';
-import { eventually, removeRunContainers, runPodWithContainer } from './pods.js';
+import { eventually, removeRunContainers, runPodWithContainer, untilSubscribed } from './pods.js';
 
 const run = uniq('events');
 const Event = { CREATED: 0, STARTED: 1, STOPPED: 2, DELETED: 3 } as const;
@@ -31,8 +31,7 @@ describe('GetContainerEvents', () => {
     const a = subscribeEvents(cri.socket);
     const b = subscribeEvents(cri.socket);
     try {
-      // let both streams reach the server before anything happens
-      await new Promise((r) => setTimeout(r, 300));
+      await untilSubscribed(cri.runtime, [a, b], run);
       const { sandboxId, containerId, podName } = await runPodWithContainer(cri.runtime, { run, logRoot: tmp, command: ['sleep', '100000'] });
       await cri.runtime.StopContainer({ containerId, timeout: 0 });
       await cri.runtime.RemoveContainer({ containerId });

@@ -205,13 +205,16 @@ describe('container logs exactly once, through dockercri', () => {
     const pod = await runPodWithContainer(cri.runtime, { run, logRoot: join(root, 'lost-pods'), command: ['sh', '-c', script], network: NS.NODE });
     const copied = async (): Promise<number> => (await parse([pod.logFile]).catch(() => ({ all: [] as number[] }))).all.length;
     for (let i = 0; i < 100 && (await copied()) < 200; i++) await sleep(50);
+    expect(await copied(), 'the first 200 lines copied before the kill').toBe(200);
     await cri.stop('SIGKILL');
     // Docker goes on writing, and rotating, while dockercri is away
     const dockerLog = JSON.parse(await sh('docker', '-H', engine.endpoint, 'inspect', '--format', '{{json .LogPath}}', pod.containerId)) as string;
-    for (let i = 0; i < 200; i++) {
-      if ((await readFile(dockerLog, 'utf8').catch(() => '')).includes('"000010199 ')) break;
-      await sleep(50);
+    let rotatedPast = false;
+    for (let i = 0; i < 200 && !rotatedPast; i++) {
+      rotatedPast = (await readFile(dockerLog, 'utf8').catch(() => '')).includes('"000010199 ');
+      if (!rotatedPast) await sleep(50);
     }
+    expect(rotatedPast, "Docker's log holds line 10199 before dockercri comes back").toBe(true);
     cri = await dockercri(args);
     await exited(cri, pod.containerId);
     const parsed = await parse([pod.logFile]);

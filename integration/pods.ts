@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BUSYBOX, uniq, type Client } from './harness.js';
+import { BUSYBOX, uniq, type Client, type EventSubscription } from './harness.js';
 import type { RuntimeServiceHandlers } from '../src/gen/services.js';
 
 const run = promisify(execFile);
@@ -126,12 +126,19 @@ export async function eventually(check: () => Promise<boolean>, attempts = 100):
   return false;
 }
 
-/** A TCP port nothing on this host listens on. */
+const givenPorts = new Set<number>();
+
+/**
+ * A port nothing on this host listens on, that no nat rule names (CNI's portmap and Docker's
+ * proxy-less DNAT open no socket) and that this test file has not been given before.
+ */
 export async function freePort(): Promise<number> {
-  const listening = await sh('ss', '-Htlnu');
+  const taken = `${await sh('ss', '-Htlnu')}\n${await sh('iptables-save', '-t', 'nat')}`;
   for (;;) {
     const port = randomInt(20000, 32000);
-    if (!listening.includes(`:${port} `)) return port;
+    if (givenPorts.has(port) || new RegExp(`[: ]${port}\\b`).test(taken)) continue;
+    givenPorts.add(port);
+    return port;
   }
 }
 
@@ -186,4 +193,20 @@ export async function runPodWithContainer(
   const containerId = (await runtime.CreateContainer({ podSandboxId: sandboxId, config, sandboxConfig })).containerId ?? '';
   await runtime.StartContainer({ containerId });
   return { sandboxId, containerId, logFile: join(sandboxConfig.logDirectory, `${name}.log`), podName: meta.name };
+}
+
+/**
+ * Resolves once every subscriber is registered with the server: probe sandboxes (host network,
+ * so no IP is taken) are run and removed until each subscriber has heard of one's deletion.
+ */
+export async function untilSubscribed(runtime: Client<RuntimeServiceHandlers>, subs: readonly EventSubscription[], runId: string): Promise<void> {
+  const DELETED = 3;
+  for (let probe = 0; probe < 10; probe++) {
+    const podSandboxId = (await runtime.RunPodSandbox({ config: podConfig({ run: runId, network: NS.NODE }) })).podSandboxId ?? '';
+    await runtime.StopPodSandbox({ podSandboxId });
+    await runtime.RemovePodSandbox({ podSandboxId });
+    const heard = (s: EventSubscription): boolean => s.events.some((e) => e.containerId === podSandboxId && e.containerEventType === DELETED);
+    if (await eventually(async () => subs.every(heard), 20)) return;
+  }
+  throw new Error('the event subscribers heard of none of 10 probe sandboxes');
 }

@@ -123,6 +123,7 @@ describe('the server process', () => {
     // a registry that accepts connections and never answers keeps a pull in flight until the
     // progress deadline, long enough to send SIGTERM in the middle of it
     const stall = createServer(() => undefined);
+    const reached = new Promise((r) => stall.once('connection', r));
     await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
     const port = (stall.address() as AddressInfo).port;
     const cri = await startDockercri({ args: ['--image-pull-progress-deadline=2s'] });
@@ -132,7 +133,8 @@ describe('the server process', () => {
         () => undefined,
         (e: GrpcError) => e,
       );
-      await new Promise((r) => setTimeout(r, 300));
+      // Docker has connected to the registry: the pull is in flight
+      await reached;
       cri.proc.kill('SIGTERM');
       const err = await pull;
       // the call ran to its own end (the pull deadline), it was not cut off by the shutdown

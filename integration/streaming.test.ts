@@ -109,6 +109,16 @@ const until = async (check: () => boolean, what: string, ms = 10_000): Promise<v
   }
 };
 
+/** Types `line` every 100 ms until `check` holds (or throws after `ms`). */
+const typeUntil = async (stdin: { write(s: string): unknown }, line: string, check: () => boolean, what: string, ms = 10_000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    stdin.write(line);
+    await sleep(100);
+  }
+};
+
 // ---- a WebSocket client --------------------------------------------------------------------
 
 function wsConnect(url: string, protocols: string[]): Promise<{ ws: WebSocket; messages: Array<{ channel: number; data: Buffer }>; closed: Promise<void> }> {
@@ -190,19 +200,17 @@ describe('exec over SPDY', () => {
   });
 
   it('a TTY follows resizes: stty size', async () => {
-    const url = await execUrl(shell, ['sh', '-c', 'read a; stty size; read b; stty size'], { stdin: true, tty: true });
+    // the size is printed for each line typed: a resize reaches the TTY some time after it is sent
+    const url = await execUrl(shell, ['sh', '-c', 'while read l && [ "$l" != q ]; do stty size; done'], { stdin: true, tty: true });
     const r = await spdyCommand(url, {
       stdin: true,
       tty: true,
       drive: async ({ stdin, resize, output }) => {
         resize!.write(JSON.stringify({ Width: 100, Height: 30 }) + '\n');
-        await sleep(200);
-        stdin!.write('x\n');
-        await until(() => output().includes('30 100'), 'the first size');
+        await typeUntil(stdin!, '\n', () => output().includes('30 100'), 'the first size');
         resize!.write(JSON.stringify({ Width: 120, Height: 40 }) + '\n');
-        await sleep(200);
-        stdin!.write('y\n');
-        await until(() => output().includes('40 120'), 'the second size');
+        await typeUntil(stdin!, '\n', () => output().includes('40 120'), 'the second size');
+        stdin!.write('q\n');
       },
     });
     expect(r.stdout).toContain('30 100');
@@ -270,9 +278,9 @@ describe('attach', () => {
       tty: true,
       drive: async ({ stdin, resize, output }) => {
         resize!.write(JSON.stringify({ Width: 90, Height: 20 }) + '\n');
-        await sleep(200);
-        stdin!.write('echo attached-$((40+2)); stty size\n');
-        await until(() => output().includes('attached-42') && output().includes('20 90'), 'the shell to answer');
+        await typeUntil(stdin!, 'stty size\n', () => output().includes('20 90'), 'the size');
+        stdin!.write('echo attached-$((40+2))\n');
+        await until(() => output().includes('attached-42'), 'the shell to answer');
         stdin!.write('exit\n');
       },
     });
@@ -299,8 +307,10 @@ function forward(session: SpdySession, port: number, requestId: number): Forward
 describe('port forward', () => {
   beforeAll(async () => {
     await runContainer({ command: ['sh', '-c', 'mkdir -p /www && echo hello-from-the-pod > /www/index.html && exec httpd -f -p 80 -h /www'] });
-    await runContainer({ command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
-    await sleep(500);
+    const echo = await runContainer({ command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+    // both listen in the pod's network namespace once netstat shows them
+    const listening = await cri.runtime.ExecSync({ containerId: echo, cmd: ['sh', '-c', "until netstat -ltn | grep -q ':80 ' && netstat -ltn | grep -q ':9000 '; do sleep 0.1; done"], timeout: 20 });
+    expect(listening.exitCode).toBe(0);
   });
 
   it('over SPDY: a page, 10 MiB both ways, several connections, and a closed port on the error stream', async () => {
