@@ -770,14 +770,12 @@ describe('logs', () => {
     // an overlapping restart: the new process finds the file's writer lock held and waits for it
     const second = await start(engine);
     try {
-      const waiting = () => second.log().split('\n').some((l) => l.includes(containerId) && l.includes('another process writes this log file'));
-      for (let i = 0; i < 100 && !waiting(); i++) await sleep(100);
-      expect(waiting()).toBe(true);
+      const waiting = async () => second.log().split('\n').some((l) => l.includes(containerId) && l.includes('another process writes this log file'));
+      expect(await eventually(waiting)).toBe(true);
       await cri.runtime.StopContainer({ containerId, timeout: 0 });
       await cri.runtime.RemoveContainer({ containerId });
       expect(await readFile(logPath).catch((err: NodeJS.ErrnoException) => err.code)).toBe('ENOENT');
-      for (let i = 0; i < 100 && (await second.runtime.ContainerStatus({ containerId }).then(() => true, () => false)); i++) await sleep(100);
-      expect((await grpcError(second.runtime.ContainerStatus({ containerId }))).code).toBe(Code.NOT_FOUND);
+      expect(await eventually(async () => (await grpcError(second.runtime.ContainerStatus({ containerId }))).code === Code.NOT_FOUND)).toBe(true);
       // the waiting copier looks again every 2 s: give it two looks at the freed lock
       await sleep(4500);
       expect(await readFile(logPath).catch((err: NodeJS.ErrnoException) => err.code)).toBe('ENOENT');

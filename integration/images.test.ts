@@ -207,7 +207,8 @@ describe('StreamImages', () => {
     // between two lists (a tag added and removed again), so the whole set is compared only
     // until one attempt sees no change; this file's own 300 images must match every time.
     const own = new Set(ids);
-    const mine = (images: runtime.v1.IImage[]) => sortById(images.filter((i) => own.has(i.id ?? "")));
+    const mine = (images: runtime.v1.IImage[]) => sortById(images.filter((i) => own.has(i.id ?? '')));
+    const same = (a: runtime.v1.IImage[], b: runtime.v1.IImage[]) => JSON.stringify(sortById(a)) === JSON.stringify(sortById(b));
     for (let attempt = 0; ; attempt++) {
       const before = (await cri.images.ListImages({})).images ?? [];
       const batches = await streamImages({});
@@ -217,7 +218,6 @@ describe('StreamImages', () => {
       const streamed = batches.flatMap((b) => b.images ?? []);
       for (const id of ids) expect(streamed.filter((i) => i.id === id)).toHaveLength(1);
       expect(mine(streamed)).toEqual(mine(before));
-      const same = (a: runtime.v1.IImage[], b: runtime.v1.IImage[]) => JSON.stringify(sortById(a)) === JSON.stringify(sortById(b));
       if (!(same(before, after) && same(streamed, before)) && attempt < 10) continue;
       expect(sortById(streamed)).toEqual(sortById(before));
       break;

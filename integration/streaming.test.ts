@@ -101,21 +101,13 @@ async function spdyCommand(url: string, o: ExecOptions = {}): Promise<{ stdout: 
 const execUrl = async (containerId: string, cmd: string[], o: { stdin?: boolean; stdout?: boolean; stderr?: boolean; tty?: boolean } = {}): Promise<string> =>
   (await cri.runtime.Exec({ containerId, cmd, stdin: o.stdin ?? false, stdout: o.stdout ?? true, stderr: o.stderr ?? !o.tty, tty: o.tty ?? false })).url ?? '';
 
-const until = async (check: () => boolean, what: string, ms = 10_000): Promise<void> => {
-  const deadline = Date.now() + ms;
+/** Waits until `check` holds (throws after 10 s); `poke`, when given, runs every 100 ms meanwhile (a line typed). */
+const until = async (check: () => boolean, what: string, poke?: () => void): Promise<void> => {
+  const deadline = Date.now() + 10_000;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
-
-/** Types `line` every 100 ms until `check` holds (or throws after `ms`). */
-const typeUntil = async (stdin: { write(s: string): unknown }, line: string, check: () => boolean, what: string, ms = 10_000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    stdin.write(line);
-    await sleep(100);
+    poke?.();
+    await sleep(poke ? 100 : 20);
   }
 };
 
@@ -207,9 +199,9 @@ describe('exec over SPDY', () => {
       tty: true,
       drive: async ({ stdin, resize, output }) => {
         resize!.write(JSON.stringify({ Width: 100, Height: 30 }) + '\n');
-        await typeUntil(stdin!, '\n', () => output().includes('30 100'), 'the first size');
+        await until(() => output().includes('30 100'), 'the first size', () => stdin!.write('\n'));
         resize!.write(JSON.stringify({ Width: 120, Height: 40 }) + '\n');
-        await typeUntil(stdin!, '\n', () => output().includes('40 120'), 'the second size');
+        await until(() => output().includes('40 120'), 'the second size', () => stdin!.write('\n'));
         stdin!.write('q\n');
       },
     });
@@ -278,7 +270,7 @@ describe('attach', () => {
       tty: true,
       drive: async ({ stdin, resize, output }) => {
         resize!.write(JSON.stringify({ Width: 90, Height: 20 }) + '\n');
-        await typeUntil(stdin!, 'stty size\n', () => output().includes('20 90'), 'the size');
+        await until(() => output().includes('20 90'), 'the size', () => stdin!.write('stty size\n'));
         stdin!.write('echo attached-$((40+2))\n');
         await until(() => output().includes('attached-42'), 'the shell to answer');
         stdin!.write('exit\n');
