@@ -1,8 +1,9 @@
 // dockercri against a private Docker Engine that the test stops and starts underneath it: the
 // shared engine on /var/run/docker.sock is never touched.
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code } from '../src/errors.js';
-import { PrivateEngine } from './engine.js';
+import { PrivateEngine, processState } from './engine.js';
 import { grpcError, startDockercri, type Dockercri } from './harness.js';
 
 /** How long dockercri may take to notice that the engine is back. */
@@ -109,10 +110,14 @@ describe('Docker stopped and restarted underneath', () => {
     const pid = engine.pid!;
     process.kill(pid, 'SIGSTOP');
     try {
+      // every thread of dockerd has stopped (one in a system call stops when it returns)
+      const frozen = (): boolean => readdirSync(`/proc/${pid}/task`).every((t) => processState(pid, Number(t)) === 'T');
+      for (let i = 0; i < 100 && !frozen(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(frozen(), 'dockerd stopped').toBe(true);
       // the client waits longer than dockercri's own wait for Docker: the answer must come from it
       const s = await cri.runtime.Status({}, { deadlineMs: 20_000 });
       const cond = (s.status?.conditions ?? []).find((c) => c.type === 'RuntimeReady');
-      expect(cond?.status ?? false).toBe(false);
+      expect(cond?.status ?? false, `RuntimeReady while dockerd is stopped; dockercri's last lines:\n${cri.log().slice(-3000)}`).toBe(false);
       expect(cond?.reason).toBe('DockerDaemonNotReady');
       expect(cond?.message).toMatch(/did not answer within/);
     } finally {
